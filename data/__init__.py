@@ -1,0 +1,1 @@
+"""Data layer: ingestion, storage and queries."""

@@ -1,0 +1,137 @@
+"""``python -m data``: ingest files, load the demo dataset, list and delete batches.
+
+Bad input exits with code 2 and a message naming the row and column; nothing is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _progress():
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="段", file=sys.stderr, desc="评分")
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, update
+
+
+def cmd_ingest(args) -> int:
+    from data.ingest import IngestError, ingest_calls_bytes, ingest_survey_bytes
+    from data.settings import settings
+    from data.store import open_store
+
+    path: Path = args.file
+    if not path.exists():
+        print(f"错误：找不到文件 {path}", file=sys.stderr)
+        return 2
+    cfg = settings()
+    if path.stat().st_size > cfg.max_upload_mb * 2**20:
+        print(f"错误：文件超过 {cfg.max_upload_mb} MB 上限（BV_MAX_UPLOAD_MB）", file=sys.stderr)
+        return 2
+    store = open_store(args.db)
+    bar, update = _progress()
+    try:
+        if args.kind == "survey":
+            result = ingest_survey_bytes(
+                store, path.read_bytes(), path.name, text_column=args.text_column,
+                uploaded_by=args.user, model=args.model, progress=update, max_rows=cfg.max_rows,
+            )
+        else:
+            result = ingest_calls_bytes(
+                store, path.read_bytes(), path.name, meta=args.meta, uploaded_by=args.user,
+                model=args.model, progress=update,
+            )
+    except IngestError as exc:
+        bar.close()
+        print(f"错误：{exc}", file=sys.stderr)
+        for problem in exc.problems[:20]:
+            print(f"  - {problem}", file=sys.stderr)
+        if len(exc.problems) > 20:
+            print(f"  …… 另有 {len(exc.problems) - 20} 处", file=sys.stderr)
+        return 2
+    bar.close()
+    for warning in result.warnings[:10]:
+        print(f"  提示：{warning}", file=sys.stderr)
+    print(result.summary() + (f" 用时 {result.seconds:.1f} 秒。" if result.seconds else ""))
+    return 0
+
+
+def cmd_init_demo(args) -> int:
+    from data.demo_loader import ensure_demo
+    from data.settings import settings
+    from data.store import open_store
+
+    if not settings().demo and not args.force:
+        return 0
+    store = open_store(args.db)
+    bar, update = _progress()
+    try:
+        loaded = ensure_demo(store, model=args.model, progress=update,
+                             log=lambda m: print(m, file=sys.stderr))
+    finally:
+        bar.close()
+    if loaded:
+        print("示例数据已载入。", file=sys.stderr)
+    return 0
+
+
+def cmd_batches(args) -> int:
+    from data.queries import list_batches
+    from data.store import open_store
+
+    print(list_batches(open_store(args.db)).to_string(index=False))
+    return 0
+
+
+def cmd_delete(args) -> int:
+    from data.ingest import IngestError, delete_batch
+    from data.store import open_store
+
+    try:
+        n = delete_batch(open_store(args.db), args.batch_id, args.user)
+    except IngestError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    print(f"已删除批次 {args.batch_id}（{n:,} 行）")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m data", description="借款人之声 数据命令行")
+    sub = ap.add_subparsers(dest="command", required=True)
+    ing = sub.add_parser("ingest", help="校验、评分并原子地存储一个文件")
+    ing.add_argument("file", type=Path)
+    ing.add_argument("--kind", choices=("survey", "calls"), required=True)
+    ing.add_argument("--text-column", default=None)
+    ing.add_argument("--meta", type=Path, default=None, help="通话元数据 CSV（纯文本转写时）")
+    ing.add_argument("--db", default=None)
+    ing.add_argument("--model", default=None)
+    ing.add_argument("--user", default="cli")
+    ing.set_defaults(func=cmd_ingest)
+    demo = sub.add_parser("init-demo", help="数据库为空时载入示例数据")
+    demo.add_argument("--db", default=None)
+    demo.add_argument("--model", default=None)
+    demo.add_argument("--force", action="store_true")
+    demo.set_defaults(func=cmd_init_demo)
+    bl = sub.add_parser("batches", help="列出已导入批次")
+    bl.add_argument("--db", default=None)
+    bl.set_defaults(func=cmd_batches)
+    de = sub.add_parser("delete", help="删除一个批次")
+    de.add_argument("batch_id")
+    de.add_argument("--db", default=None)
+    de.add_argument("--user", default="cli")
+    de.set_defaults(func=cmd_delete)
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

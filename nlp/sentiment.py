@@ -1,0 +1,266 @@
+"""Document-level sentiment backends behind one interface.
+
+Every backend maps texts to an ``[n, 3]`` probability array ordered
+negative, neutral, positive. ``get_backend`` picks one by name:
+
+- ``"lexicon"``: the always-available lexicon/rule model (fast, no torch);
+- ``"default"``: the shipped fine-tuned e5-small, int8 ONNX Runtime fast path;
+- a local Hugging Face sequence-classification directory (or a hub id where a hub is
+  reachable), run with torch; labels mapped by name or by ``BV_LABEL_MAP``.
+
+Example:
+    >>> backend = get_backend("lexicon")
+    >>> backend.predict_proba(["催收员态度很好"]).shape
+    (1, 3)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from nlp.labels import SENTIMENTS
+
+CHUNK_TOKENS = 128  # the length the default model was fine-tuned at
+CHUNK_STRIDE = 96  # windows overlap by 32 tokens; long texts are never truncated
+
+
+class SentimentBackend(Protocol):
+    """What the batch scorer needs from a sentiment model."""
+
+    model_id: str
+
+    def predict_proba(
+        self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        """Probabilities [n, 3] (negative, neutral, positive) for already-normalised texts."""
+        ...
+
+
+def probs_to_labels(probs: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Labels and scores in [-1, 1] from class probabilities.
+
+    The score is P(positive) - P(negative); for a neutral label it is halved so
+    neutral texts sit near zero. Its sign always agrees with a non-neutral label.
+    """
+    idx = probs.argmax(axis=1)
+    score = probs[:, 2] - probs[:, 0]
+    score = np.where(idx == 1, score * 0.5, score)
+    return [SENTIMENTS[i] for i in idx], np.clip(score, -1.0, 1.0)
+
+
+class LexiconBackend:
+    """Adapter over :class:`nlp.lexicon.LexiconModel`."""
+
+    model_id = "lexicon"
+
+    def __init__(self) -> None:
+        from nlp.lexicon import LexiconModel
+
+        self._model = LexiconModel()
+
+    def predict_proba(self, texts, progress=None) -> np.ndarray:
+        out = self._model.predict_proba(list(texts))
+        if progress:
+            progress(len(texts), len(texts))
+        return out
+
+
+class _ChunkingBackend:
+    """Shared tokenisation, length sorting, batching and long-text chunking."""
+
+    model_id = "transformer"
+
+    def __init__(self, tokenizer_file: Path | None, batch_size: int = 32) -> None:
+        self.batch_size = batch_size
+        self._tok = None
+        if tokenizer_file is not None:
+            from tokenizers import Tokenizer
+
+            self._tok = Tokenizer.from_file(str(tokenizer_file))
+            self._tok.no_truncation()
+            self._tok.no_padding()
+
+    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids without the special tokens (added back per chunk)."""
+        assert self._tok is not None
+        encs = self._tok.encode_batch(list(texts), add_special_tokens=False)
+        return [e.ids for e in encs]
+
+    def _chunks(self, ids: list[list[int]]) -> tuple[list[list[int]], list[int], list[int]]:
+        body = CHUNK_TOKENS - 2
+        chunks, owner, weight = [], [], []
+        for i, seq in enumerate(ids):
+            starts = range(0, max(1, len(seq) - (body - CHUNK_STRIDE)), CHUNK_STRIDE)
+            starts = starts if len(seq) > body else [0]
+            for s in starts:
+                piece = seq[s : s + body]
+                chunks.append([self.bos, *piece, self.eos])
+                owner.append(i)
+                weight.append(max(1, len(piece)))
+        return chunks, owner, weight
+
+    bos, eos, pad = 0, 2, 1
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba(self, texts, progress=None) -> np.ndarray:
+        texts = [t if t.strip() else "。" for t in texts]
+        chunks, owner, weight = self._chunks(self._ids(texts))
+        order = np.argsort([len(c) for c in chunks], kind="stable")
+        chunk_probs = np.zeros((len(chunks), 3), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = max(len(chunks[i]) for i in idx)
+            ids = np.full((len(idx), width), self.pad, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for r, i in enumerate(idx):
+                ids[r, : len(chunks[i])] = chunks[i]
+                mask[r, : len(chunks[i])] = 1
+            chunk_probs[idx] = self._run(ids, mask)
+            if progress:
+                progress(min(start + self.batch_size, len(order)), len(order))
+        out = np.zeros((len(texts), 3), dtype=np.float64)
+        totals = np.zeros(len(texts))
+        for c, (i, w) in enumerate(zip(owner, weight, strict=True)):
+            out[i] += w * chunk_probs[c]
+            totals[i] += w
+        return out / totals[:, None]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class OnnxBackend(_ChunkingBackend):
+    """The default model: int8 ONNX Runtime session on all cores."""
+
+    def __init__(self, model_dir: Path, batch_size: int = 32, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        from nlp.modelbuild import ONNX_NAME
+
+        super().__init__(model_dir / "tokenizer.json", batch_size)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or os.cpu_count() or 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            str(model_dir / ONNX_NAME), opts, providers=["CPUExecutionProvider"]
+        )
+        self.model_id = f"default:{model_dir.name}"
+        self._lock = threading.Lock()
+
+    def _run(self, ids, mask):
+        logits = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return _softmax(logits.astype(np.float64))
+
+
+def parse_label_map(spec: str | None) -> dict[str, str]:
+    """``"LABEL_0=negative,LABEL_1=positive"`` -> mapping; empty when unset."""
+    if not spec:
+        return {}
+    pairs = [item.split("=", 1) for item in spec.split(",") if "=" in item]
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+_NAME_GUESS = {
+    "negative": "negative", "neg": "negative", "负面": "negative", "消极": "negative",
+    "neutral": "neutral", "neu": "neutral", "中性": "neutral",
+    "positive": "positive", "pos": "positive", "正面": "positive", "积极": "positive",
+}
+
+
+def resolve_label_columns(id2label: dict[int, str], label_map: dict[str, str]) -> list[str]:
+    """Our label for each output column of a foreign model, or raise with advice."""
+    out = []
+    for i in range(len(id2label)):
+        name = str(id2label[i])
+        mapped = label_map.get(name) or label_map.get(str(i)) or _NAME_GUESS.get(name.lower())
+        if mapped not in SENTIMENTS:
+            raise ValueError(
+                f"模型标签 {name!r} 无法对应 negative/neutral/positive；"
+                f"请设置 BV_LABEL_MAP，例如 'LABEL_0=negative,LABEL_1=positive'"
+            )
+        out.append(mapped)
+    return out
+
+
+class HFBackend(_ChunkingBackend):
+    """Any Hugging Face sequence-classification model, run with torch on CPU."""
+
+    def __init__(self, name_or_path: str, label_map: dict[str, str] | None = None,
+                 batch_size: int = 32, quantize: bool = False) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        super().__init__(None, batch_size)
+        self._hf_tok = AutoTokenizer.from_pretrained(name_or_path)
+        model = AutoModelForSequenceClassification.from_pretrained(name_or_path).eval()
+        if quantize:
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, torch.qint8)
+        self._model = model
+        cols = resolve_label_columns(model.config.id2label, label_map or {})
+        self._cols = [SENTIMENTS.index(c) for c in cols]
+        self.bos = self._hf_tok.cls_token_id if self._hf_tok.cls_token_id is not None else 0
+        self.eos = self._hf_tok.sep_token_id if self._hf_tok.sep_token_id is not None else 2
+        self.pad = self._hf_tok.pad_token_id if self._hf_tok.pad_token_id is not None else 0
+        self.model_id = f"hf:{Path(name_or_path).name}" + (":int8" if quantize else "")
+
+    def _ids(self, texts):
+        return [self._hf_tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+    def _run(self, ids, mask):
+        import torch
+
+        with torch.inference_mode():
+            logits = self._model(
+                input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)
+            ).logits.numpy()
+        raw = _softmax(logits.astype(np.float64))
+        probs = np.zeros((len(raw), 3))
+        for col, target in enumerate(self._cols):
+            probs[:, target] += raw[:, col]
+        if 1 not in self._cols:  # binary model: uncertain predictions become neutral
+            margin = np.abs(probs[:, 2] - probs[:, 0])
+            probs[:, 1] = np.clip(1 - margin * 2.5, 0, 1)
+            probs /= probs.sum(axis=1, keepdims=True)
+        return probs
+
+
+def default_model_dir() -> Path:
+    """Where the install step builds the default model (``BV_MODEL_DIR``)."""
+    from data.settings import settings
+
+    return settings().model_dir / "default"
+
+
+@lru_cache(maxsize=4)
+def get_backend(name: str = "default") -> SentimentBackend:
+    """The backend for ``lexicon``, ``default``, ``default-torch`` or a model path / hub id.
+
+    Loaded once per process (per Ray worker) and cached.
+    """
+    if name == "lexicon":
+        return LexiconBackend()
+    if name in ("default", "default-torch", "default-torch-int8"):
+        from nlp.modelbuild import build_default_model, is_built
+
+        model_dir = default_model_dir()
+        if not is_built(model_dir):
+            build_default_model(model_dir)
+        if name == "default":
+            return OnnxBackend(model_dir)
+        backend = HFBackend(str(model_dir), quantize=name.endswith("int8"))
+        backend.model_id = name
+        return backend
+    label_map = parse_label_map(os.environ.get("BV_LABEL_MAP"))
+    return HFBackend(name, label_map)
