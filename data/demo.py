@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from nlp.labels import EMOTIONS, REQUESTS, TACTICS, VIOLATION_RULES
+from nlp.labels import EMOTIONS, REQUESTS, VIOLATION_RULES
 
 DEFAULT_SEED = 20261128
 DEFAULT_TODAY = date(2026, 11, 28)
@@ -62,16 +62,15 @@ CALL_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 TURN_COLUMNS: tuple[str, ...] = ("call_id", "turn_index", "speaker", "text", "start_s", "end_s")
 
-#: (agent_id, agent_name, team) for the 24 demo agents.
+_AGENT_NAMES = (
+    "王芳", "李娜", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄强", "周婷", "吴涛", "徐丽",
+    "孙浩", "胡军", "朱琳", "高峰", "林晓燕", "何勇", "郭佳", "马超", "罗丹", "梁宇", "宋雪",
+    "郑凯", "谢磊",
+)  # fmt: skip
+TEAMS: tuple[str, ...] = ("华南一组", "华南二组", "华东组", "西南组")
+#: (agent_id, agent_name, team) for the 24 demo agents, six per team.
 AGENTS: tuple[tuple[str, str, str], ...] = tuple(
-    (f"A{i + 1:02d}", name, ("华南一组", "华南二组", "华东组", "西南组")[i // 6])
-    for i, name in enumerate(
-        (
-            "王芳", "李娜", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄强", "周婷", "吴涛",
-            "徐丽", "孙浩", "胡军", "朱琳", "高峰", "林晓燕", "何勇", "郭佳", "马超", "罗丹",
-            "梁宇", "宋雪", "郑凯", "谢磊",
-        )  # fmt: skip
-    )
+    (f"A{i + 1:02d}", name, TEAMS[i // 6]) for i, name in enumerate(_AGENT_NAMES)
 )
 #: The agents who concentrate violations, each with a "signature" of rule ids.
 VIOLATING_AGENTS: tuple[str, ...] = ("A08", "A11", "A16", "A21")
@@ -198,7 +197,7 @@ EXPERIENCES: dict[str, dict[int, tuple[str, ...]]] = {
             "电话那头耐心听我讲完，一次都没打断",
         ),
         0: (
-            "就是正常的催收电话，提醒我还款日期",
+            "就是正常的催收电话，提醒我还款日期，顺便说了逾期会影响征信",
             "接过几次电话，问我什么时候能还，我说月底",
             "电话里就是核对了一下欠款金额",
             "打电话过来说了下逾期的情况，没别的",
@@ -208,12 +207,12 @@ EXPERIENCES: dict[str, dict[int, tuple[str, ...]]] = {
             "打过两次电话，都是念一遍欠款",
         ),
         -1: (
-            "电话一接通就开始吼，问我到底还不还",
+            "催收电话一接通就开始吼，问我到底还不还",
             "打电话过来语气很冲，根本不让我说话",
             "电话里阴阳怪气的，说我{insult}",
             "电话接起来先没人说话，过几秒才开始念欠款，跟诈骗电话一样",
             "每次打电话来都换个人，每个都要我从头解释一遍",
-            "我在开会，电话一直打，挂了又打",
+            "我在开会，催收电话一直打，挂了又打",
             "电话里说话很难听，我听完手都在抖",
             "打电话来也不说是哪家公司的，上来就问我钱呢",
         ),
@@ -317,7 +316,7 @@ EXPERIENCES: dict[str, dict[int, tuple[str, ...]]] = {
     },
     "agent_attitude": {
         1: (
-            "催收员很有耐心，听我讲完家里的情况",
+            "这个催收员很有耐心，听我讲完家里的情况",
             "那个{agent}说话很温和，还安慰我别着急",
             "态度很专业，没有一句难听的话",
             "对方很尊重人，一直客客气气叫我{honorific}",
@@ -331,7 +330,7 @@ EXPERIENCES: dict[str, dict[int, tuple[str, ...]]] = {
         ),
         -1: (
             "骂我是老赖，说我没脸没皮",
-            "态度极差，我一解释就说我找借口",
+            "催收员态度极差，我一解释就说我找借口",
             "冷嘲热讽，说“这点钱都还不起还借什么”",
             "说话带脏字，我都录音了",
             "根本不听我说，态度很差，一直重复“今天必须还”",
@@ -348,7 +347,7 @@ EXPERIENCES: dict[str, dict[int, tuple[str, ...]]] = {
         ),
         0: (
             "提醒了逾期会上征信",
-            "说再不还可能会走法律程序起诉",
+            "说再不还可能会走法律程序起诉，也会上征信",
             "告诉我逾期会影响征信和以后贷款",
             "说会按合同收罚息，还提了征信",
         ),
@@ -359,7 +358,7 @@ EXPERIENCES: dict[str, dict[int, tuple[str, ...]]] = {
             "说是律师事务所的，要起诉我诈骗",
             "威胁要把我的照片发到网上让我社死",
             "威胁说会影响我孩子上学、政审",
-            "拿征信吓我，说这辈子都别想坐高铁",
+            "催收拿征信吓我，说这辈子都别想坐高铁",
             "说已经报警了，等着被抓吧",
         ),
     },
@@ -427,12 +426,12 @@ TACTIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     ),
     "contact_frequency": (
         "频率", "一周", "一天", "每天", "白天", "隔两三天", "打得少", "号码", "未接",
-        "一个小时一个", "晚上", "半夜", "凌晨", "早上",
+        "一个小时一个", "晚上", "半夜", "凌晨", "早上", "周三",
     ),
-    "agent_attitude": ("态度", "耐心", "温和", "尊重", "老赖", "骂", "语气", "冷嘲热讽"),
+    "agent_attitude": ("态度", "耐心", "温和", "尊重", "老赖", "骂", "语气", "冷嘲热讽", "脏字"),
     "threat_intimidation": ("征信", "坐牢", "威胁", "法院", "律师", "起诉", "报警", "吓"),
     "repayment_plan": ("分期", "延期", "减免", "协商", "停催", "还款方案"),
-    "fees_transparency": ("利息", "罚息", "费", "明细"),
+    "fees_transparency": ("利息", "罚息", "费", "明细", "砍头息"),
 }  # fmt: skip
 
 # Base polarity mix per tactic: (negative, neutral, positive).
@@ -481,7 +480,8 @@ _OPENERS: tuple[str, ...] = (
     "讲一下我的经历吧。", "第一次填这种问卷，", "上个月开始逾期的，", "本人{days}前逾期，",
     "工资拖欠了{days}，", "不是不想还，", "情况是这样的：", "作为一个逾期的人，",
     "家里出了点事，", "疫情之后收入少了一半，", "孩子生病花了不少钱，", "我一个宝妈，",
-    "跑外卖的，收入不稳定，", "坦白讲，",
+    "跑外卖的，收入不稳定，", "坦白讲，", "被催收折腾了{days}，", "征信已经花了，",
+    "网贷逾期{days}，催收天天找，",
 )  # fmt: skip
 _PRODUCT_OPENERS: dict[str, tuple[str, ...]] = {
     "个人消费贷": ("消费贷逾期{days}，", "网贷借了{amt}，", "当时借钱是为了装修，"),
@@ -580,11 +580,13 @@ _EMOJI: dict[str, tuple[str, ...]] = {
     "neutral": ("😐", "🤷", "🙂"),
     "positive": ("👍", "🙏", "😊", "❤️", "👏"),
 }
-_TYPOS: tuple[tuple[str, str], ...] = (
+#: Typos and homophones some texts carry: (correct, as typed).
+TYPOS: tuple[tuple[str, str], ...] = (
     ("利息", "利西"), ("逾期", "预期"), ("征信", "真信"), ("还款", "换款"), ("已经", "以经"),
     ("什么", "神马"), ("账单", "帐单"), ("知道", "知到"),
 )  # fmt: skip
-_SHORTHAND: tuple[tuple[str, str], ...] = (
+#: Pinyin shorthand some texts carry: (word, shorthand).
+SHORTHAND: tuple[tuple[str, str], ...] = (
     ("催收员", "cs"), ("催收", "cs"), ("征信", "zx"), ("逾期", "yq"), ("老婆", "lp"),
 )  # fmt: skip
 
@@ -597,9 +599,10 @@ _TRADITIONAL_PAIRS = " ".join(
         "烦煩 罚罰 费費 协協 额額 减減 计計 划劃 银銀 讲講 觉覺 骂罵 与與 从從 动動 将將",
         "响響 语語 录錄 饭飯 级級 认認 识識 准準 备備 诉訴 执執 杀殺 尽盡 结結 产產 区區",
         "种種 纸紙 惊驚 吗嗎 边邊 约約 资資 币幣 欢歡 车車 页頁 写寫 节節 气氣 万萬",
-        "两兩 岁歲",
+        "两兩 岁歲 论論 听聽 胁脅 进進 细細 况況 别別 顾顧 网網 贴貼 丢丟 脸臉 赖賴 证證 医醫",
+        "孙孫 厂廠 伤傷 审審 简簡 线線 扰擾 续續 试試 标標 险險 疗療 灵靈 虑慮 虽雖 静靜",
     )
-).split()  # noqa: SIM905
+).split()
 #: Simplified -> Traditional table for the characters the fragments use (about 4% of texts).
 TRADITIONAL: dict[int, str] = {ord(s): t for s, t in _TRADITIONAL_PAIRS if s != t}
 #: Characters that only occur in the Traditional-converted texts.
@@ -683,11 +686,11 @@ def _join(rng: random.Random, parts: Sequence[tuple[str, int | None]], sentiment
 def _roughen(rng: random.Random, text: str, sentiment: str) -> tuple[str, bool]:
     """Typos, shorthand, chat style, emoji, Traditional characters."""
     if rng.random() < 0.22:
-        applicable = [pair for pair in _TYPOS if pair[0] in text]
+        applicable = [pair for pair in TYPOS if pair[0] in text]
         for wrong in rng.sample(applicable, min(len(applicable), rng.choice((1, 1, 2)))):
             text = text.replace(*wrong)
-    if rng.random() < 0.14:
-        for short in _SHORTHAND:
+    if rng.random() < 0.3:
+        for short in SHORTHAND:
             if short[0] in text and rng.random() < 0.7:
                 text = text.replace(*short)
     if rng.random() < 0.17:
@@ -719,8 +722,9 @@ def _compose_survey(
         positivity = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}[sentiment]
     else:
         slots = _SlotFiller(rng)
-        tactics = _choose_tactics(rng, rng.choices((1, 2, 3), weights=(45, 38, 17))[0],
-                                  channel, campaign)
+        tactics = _choose_tactics(
+            rng, rng.choices((1, 2, 3), weights=(45, 38, 17))[0], channel, campaign
+        )
         polarities = [_polarity(rng, t, harshness) for t in tactics]
         score = sum(polarities)
         sentiment = "negative" if score < 0 else "positive" if score > 0 else "neutral"
@@ -874,22 +878,34 @@ _PLAN_OFFERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     (
         "我们有分期方案，可以把欠款分成{k}期，每期大概{per}元，这样压力小一点",
         ("分几期啊？利息怎么算", "那我每个月要还多少", "分期要额外收钱吗"),
-        ("分期不额外收手续费，罚息从申请通过那天起停止计算", "每期{per}元左右，具体以APP里显示的为准"),
+        (
+            "分期不额外收手续费，罚息从申请通过那天起停止计算",
+            "每期{per}元左右，具体以APP里显示的为准",
+        ),
     ),
     (
         "如果您这周能先还本金，我这边可以帮您申请减免部分罚息",
         ("能减免多少", "真的能减免吗", "本金是多少来着"),
-        ("减免的金额以审批结果为准，一般能减免一半左右的罚息", "本金是{amt}元，还完本金我马上帮您提交减免"),
+        (
+            "减免的金额以审批结果为准，一般能减免一半左右的罚息",
+            "本金是{amt}元，还完本金我马上帮您提交减免",
+        ),
     ),
     (
         "您现在没工作的话，可以申请停催三十天，这段时间我们不打扰您，您先找工作",
         ("停催是真的不打电话了吗", "那三十天以后呢", "真的可以吗"),
-        ("对，停催期间不会有电话和上门，只会有一条到期提醒短信", "三十天后我再联系您，看您情况再协商方案"),
+        (
+            "对，停催期间不会有电话和上门，只会有一条到期提醒短信",
+            "三十天后我再联系您，看您情况再协商方案",
+        ),
     ),
     (
         "要不我们协商一下，您每个月能还多少，我按这个帮您提交还款计划",
         ("我每个月最多能还{per}", "我也说不好，一千左右吧", "那要怎么申请"),
-        ("好的，我按每月{per}元帮您提交还款计划，审核通过会短信通知您", "您在安信APP里点还款计划就能看到，我已经帮您提交了"),
+        (
+            "好的，我按每月{per}元帮您提交还款计划，审核通过会短信通知您",
+            "您在安信APP里点还款计划就能看到，我已经帮您提交了",
+        ),
     ),
     (
         "您可以先还最低金额，剩下的我帮您申请分期，您看行吗",
@@ -963,6 +979,17 @@ _VIOLATION_REACTIONS = (
     "你这是威胁我吗", "你说话客气点", "我要投诉你", "我录音了啊", "你凭什么这么说",
     "那你把案号发我", "别打我家里人电话",
 )  # fmt: skip
+_STATEMENTS = (
+    "您在我们这边的{product}目前逾期{days}天了，应还金额{amt}元，想跟您确认一下还款安排",
+    "系统显示您的{product}这期还没还，已经逾期{days}天，含罚息一共{amt}元",
+    "{b}，您的{product}账单逾期{days}天了，今天打电话想了解一下您的情况",
+    "{b}您好，您的{product}已经逾期{days}天，应还{amt}元，您这边是遇到什么困难了吗",
+)
+_HARSH_STATEMENTS = (
+    "你欠了{amt}，逾期{days}天了，拖到现在什么意思",
+    "你那{amt}块钱什么时候还，都{days}天了",
+)
+_PLAN_REACTIONS = ("好的，那就这样吧", "行，谢谢你啊", "我考虑一下", "可以可以")
 _ACKS = ("我知道", "嗯，明白", "我也不想逾期啊", "嗯", "知道了知道了")
 _RETORTS = (
     "投诉？随便你", "我说的是事实", "你爱怎么想怎么想", "少废话，就说还不还", "录音也没用",
@@ -1068,7 +1095,7 @@ def _compose_call(
         if "third_party_disclosure" in violations:
             opening += [
                 ("agent", "那你告诉他，他在我们这欠了{amt}不还，再不还我们就起诉他"),
-                ("borrower", rng.choice(("这关我什么事", "你们怎么能跟我说这个", "啊？他欠钱了？"))),
+                ("borrower", rng.choice(("这关我什么事", "你们怎么跟我说这个", "啊？他欠钱了？"))),
             ]
         else:
             opening += [
@@ -1091,19 +1118,13 @@ def _compose_call(
         if nth_today >= 2:
             count = "零一两三四五六七八九"[min(nth_today, 9)]
             opening += [
-                ("borrower", rng.choice((f"这都今天第{count}个电话了", f"你们今天打了{count}次了"))),
+                ("borrower", rng.choice((f"今天第{count}个电话了", f"你们今天打了{count}次了"))),
                 ("agent", "你不还钱我们就一直打" if harsh else "不好意思，这是今天最后一次"),
             ]
         if harsh and rng.random() < 0.6:
-            statement = rng.choice(
-                ("你欠了{amt}，逾期{days}天了，拖到现在什么意思", "你那{amt}块钱什么时候还，都{days}天了")
-            )
+            statement = rng.choice(_HARSH_STATEMENTS)
         else:
-            statement = rng.choice((
-                "您在我们这边的{product}目前逾期{days}天了，应还金额{amt}元，想跟您确认一下还款安排",
-                "系统显示您的{product}这期还没还，已经逾期{days}天，含罚息一共{amt}元",
-                "{b}，您的{product}账单逾期{days}天了，今天打电话想了解一下您的情况",
-            ))  # fmt: skip
+            statement = rng.choice(_STATEMENTS)
         opening += [
             ("agent", statement),
             ("borrower", rng.choice(_FORGOT if outcome == "paid" else _REASONS)),
@@ -1124,7 +1145,7 @@ def _compose_call(
             middle.append([
                 ("agent", offer), ("borrower", rng.choice(questions)),
                 ("agent", rng.choice(answers)),
-                ("borrower", rng.choice(("好的，那就这样吧", "行，谢谢你啊", "我考虑一下", "可以可以"))),
+                ("borrower", rng.choice(_PLAN_REACTIONS)),
             ])  # fmt: skip
         elif rng.random() < 0.35:
             middle.append([
@@ -1187,7 +1208,7 @@ def _call_ending(rng: random.Random, outcome: str, harsh: bool) -> _Turns:
                            "别打了，我没钱"))  # fmt: skip
         reply = "你想清楚后果" if harsh else "那您再考虑一下，有困难随时联系我们"
     else:
-        line = rng.choice(("我再想想办法吧，过几天再说", "我考虑考虑吧，先这样", "等我问问家里再说"))
+        line = rng.choice(("我再想想办法吧，过几天再说", "我考虑考虑，先这样", "等我问问家里再说"))
         reply = "那你抓紧" if harsh else "好的，那我过两天再联系您"
     return [prompt, ("borrower", line), ("agent", f"{reply}，{closing}")]
 
@@ -1333,14 +1354,23 @@ def _generate_calls(
 
 __all__ = [
     "AGENTS",
+    "CALL_COLUMNS",
     "CHANNELS",
+    "DEFAULT_TODAY",
     "EXPERIENCES",
+    "ORGANISATION",
     "OUTCOMES",
     "OVERDUE_BUCKETS",
     "PRODUCTS",
     "REGIONS",
-    "TACTICS",
+    "SHORTHAND",
+    "SURVEY_COLUMNS",
     "TACTIC_KEYWORDS",
+    "TEAMS",
+    "TRADITIONAL",
+    "TRADITIONAL_ONLY_CHARS",
+    "TURN_COLUMNS",
+    "TYPOS",
     "VIOLATING_AGENTS",
     "DemoData",
     "generate_demo",

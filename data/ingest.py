@@ -540,3 +540,138 @@ def neutralise_formula(value):
     if isinstance(value, str) and _FORMULA.match(value):
         return "'" + value
     return value
+
+
+# --------------------------------------------------------------------------- calls
+CALL_COLUMNS = ["call_id", "batch_id", "borrower_id", "agent_id", "agent_name", "team",
+                "started_at", "duration_s", "outcome", "product", "overdue_bucket"]
+TURN_COLUMNS = ["call_id", "turn_index", "speaker", "text", "start_s", "end_s"]
+
+
+def analyse_calls(
+    calls: pd.DataFrame, turns: pd.DataFrame, model: str | None = None,
+    progress: Progress | None = None, profile: str | None = None,
+) -> tuple[pd.DataFrame, list]:
+    """Score every turn once (full labels) and run the compliance engine on the calls.
+
+    Returns (turn scores aligned with ``turns``, list of CallAnalysis).
+    """
+    from data.settings import settings
+    from nlp.calls import analyze_calls, load_profile
+    from nlp.pipeline import score_frame
+
+    scored = score_frame(turns[["text"]].reset_index(drop=True), "text", model, progress)
+    lookup = dict(zip(turns["text"], zip(scored["sentiment"], scored["sentiment_score"],
+                                         strict=True), strict=True))
+
+    def turn_sentiment(texts: list[str]) -> list[tuple[str, float]]:
+        return [lookup.get(t, ("neutral", 0.0)) for t in texts]
+
+    prof = load_profile(profile or settings().call_profile)
+    analyses = analyze_calls(calls, turns, prof, turn_sentiment)
+    return scored, analyses
+
+
+def store_calls_batch(
+    store: Store, calls: pd.DataFrame, turns: pd.DataFrame, turn_scores: pd.DataFrame,
+    analyses: list, *, file_name: str, sha: str, uploaded_by: str, is_demo: bool = False,
+) -> str:
+    """Write calls, turns, turn scores and call analyses + batch + audit in ONE transaction."""
+    batch_id = new_id("demo" if is_demo else "b")
+    calls = calls.copy()
+    calls["batch_id"] = batch_id
+    for col in CALL_COLUMNS:
+        if col not in calls:
+            calls[col] = None
+    turns = turns.reset_index(drop=True).copy()
+    for col in TURN_COLUMNS:
+        if col not in turns:
+            turns[col] = None
+    ids = [f"{c}#{int(i)}" for c, i in zip(turns["call_id"], turns["turn_index"], strict=True)]
+    rows = []
+    for a in analyses:
+        d = a.to_dict() if hasattr(a, "to_dict") else dict(a)
+        traj = d.get("trajectory") or []
+        change = None
+        if len(traj) >= 2:
+            change = float(traj[-1][1]) - float(traj[0][1])
+        rows.append({
+            "call_id": d["call_id"], "batch_id": batch_id,
+            "violations": list(d.get("violations", [])),
+            "evidence": json.dumps(d.get("evidence", []), ensure_ascii=False),
+            "borrower_sentiment_start": d.get("borrower_sentiment_start"),
+            "borrower_sentiment_end": d.get("borrower_sentiment_end"),
+            "sentiment_change": change,
+            "agent_offered_plan": bool(d.get("agent_offered_plan")),
+            "promise_to_pay": bool(d.get("promise_to_pay")),
+            "trajectory": json.dumps(traj),
+        })
+    analysis = pd.DataFrame(rows)
+    with store.transaction() as cur:
+        if find_batch_cur(cur, sha, "calls"):
+            raise IngestError("该文件已导入过")
+        clash = cur.execute(
+            "SELECT count(*) FROM calls WHERE call_id IN (SELECT UNNEST(?::VARCHAR[]))",
+            [calls["call_id"].astype(str).tolist()],
+        ).fetchone()[0]
+        if clash:
+            raise IngestError(f"{clash} 个通话编号(call_id)已存在于其他批次中，文件未导入")
+        cur.execute(
+            "INSERT INTO batches VALUES (?, ?, ?, 'calls', ?, ?, ?, 'stored', ?, ?)",
+            [batch_id, file_name, sha, len(calls), uploaded_by, now(), is_demo,
+             str(turn_scores["model"].iloc[0]) if len(turn_scores) else None],
+        )
+        _insert_frame(cur, "calls", calls, CALL_COLUMNS)
+        _insert_frame(cur, "turns", turns, TURN_COLUMNS)
+        write_scores(cur, "turn", ids, batch_id, turn_scores)
+        if len(analysis):
+            cur.register("new_analysis", analysis)
+            cur.execute(
+                "INSERT INTO call_analysis SELECT call_id, batch_id, violations::VARCHAR[], "
+                "evidence::JSON, borrower_sentiment_start, borrower_sentiment_end, "
+                "sentiment_change, agent_offered_plan, promise_to_pay, trajectory::JSON "
+                "FROM new_analysis"
+            )
+            cur.unregister("new_analysis")
+        store.audit(uploaded_by, "upload", batch_id,
+                    {"file": file_name, "calls": len(calls), "kind": "calls"}, cur=cur)
+    return batch_id
+
+
+def ingest_calls_bytes(
+    store: Store, raw: bytes, file_name: str, *, meta: Path | None = None,
+    uploaded_by: str = "cli", model: str | None = None, progress: Progress | None = None,
+) -> IngestResult:
+    """Read transcripts (JSONL, CSV/XLSX turn table, or TXT), analyse, store atomically."""
+    import tempfile
+    import time
+
+    from nlp.transcripts import TranscriptError, read_transcripts
+
+    t0 = time.time()
+    if not raw or not raw.strip():
+        raise IngestError("文件是空的")
+    sha = sha256_bytes(raw)
+    existing = find_batch(store, sha, "calls")
+    if existing:
+        return IngestResult(existing, "calls", 0, duplicate=True)
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in (".jsonl", ".json", ".csv", ".xlsx", ".txt"):
+        raise IngestError(f"不支持的转写文件类型 {suffix}：请上传 JSONL、CSV、XLSX 或 TXT")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(file_name).name
+        path.write_bytes(raw)
+        try:
+            calls, turns = read_transcripts(path, meta)
+        except TranscriptError as exc:
+            raise IngestError(str(exc), [Problem(None, None, str(exc))]) from exc
+        except Exception as exc:
+            raise IngestError(f"无法读取转写文件：{_one_line(exc)}") from exc
+    if calls.empty:
+        raise IngestError("文件中没有通话")
+    scored, analyses = analyse_calls(calls, turns, model, progress)
+    batch_id = store_calls_batch(store, calls, turns, scored, analyses, file_name=file_name,
+                                 sha=sha, uploaded_by=uploaded_by)
+    notes = [Problem(None, None, n, "warning") for n in calls.attrs.get("notes", [])]
+    return IngestResult(batch_id, "calls", len(calls), warnings=notes,
+                        model_id=str(scored["model"].iloc[0]), seconds=time.time() - t0)

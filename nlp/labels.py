@@ -90,3 +90,15 @@ VIOLATION_RULES: tuple[str, ...] = (
     "off_hours",
     "over_frequency",
 )
+VIOLATION_NAMES_ZH: dict[str, str] = {
+    "threat": "威胁恐吓",
+    "insult": "辱骂",
+    "third_party_disclosure": "向第三方泄露债务",
+    "impersonation": "冒充公检法/律师",
+    "misleading": "虚假/夸大法律后果",
+    "new_debt": "诱导以贷还贷",
+    "no_identity_disclosure": "未自报家门",
+    "off_hours": "非规定时段通话",
+    "over_frequency": "超频次通话",
+    "mini_miranda": "未告知债务催收身份",
+}

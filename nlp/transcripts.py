@@ -20,8 +20,8 @@ read file by file and concatenated):
   colon; speaker prefixes are case- and width-insensitive), optionally preceded by a time range
   ``[00:01.5-00:04]``. A line without a speaker prefix continues the previous turn. Call-level
   fields come from ``# key: value`` header lines, from the ``meta`` side CSV (``call_id`` = the
-  file stem), or from a file name ``CALLID_BORROWERID_AGENTID_YYYYMMDDTHHMMSS[+HHMM][_TEAM].txt``,
-  in that order of precedence.
+  file stem), or else from a file name ``CALLID_BORROWERID_AGENTID_YYYYMMDDTHHMMSS[+HHMM][_TEAM]``
+  ``.txt`` (then ``call_id`` is CALLID), in that order of precedence.
 
 The ``meta`` side CSV (any format) fills call-level fields that the transcript leaves empty.
 
@@ -487,6 +487,8 @@ def _build_frames(
             calls_df["started_at"] = pd.Series(utc, index=calls_df.index)
     else:
         calls_df["started_at"] = pd.Series([], dtype="datetime64[ns, UTC]")
+    for column in ("call_id", "borrower_id", "agent_id", "team", "outcome"):
+        calls_df[column] = pd.Series(calls_df[column].tolist(), index=calls_df.index, dtype="str")
     calls_df["duration_s"] = calls_df["duration_s"].astype("float64")
     calls_df["utc_offset_min"] = calls_df["utc_offset_min"].astype("int64")
 
@@ -776,7 +778,7 @@ def _xlsx_calls(path: Path) -> tuple[list[_Call], list[str]]:
     source = path.name
     try:
         sheets = pd.read_excel(path, sheet_name=None, dtype=str, na_filter=False)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for bad files
+    except Exception as exc:
         raise TranscriptError(
             source,
             None,
@@ -952,7 +954,7 @@ def read_metadata_csv(path: Path) -> dict[str, dict[str, Any]]:
     if path.suffix.lower() == ".xlsx":
         try:
             frame = pd.read_excel(path, dtype=str, na_filter=False)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise TranscriptError(
                 source, None, None, "无法读取 Excel 文件", f"cannot read the Excel file ({exc})"
             ) from None
@@ -980,12 +982,13 @@ def _file_calls(
     elif suffix == ".txt":
         text = decode_bytes(path.read_bytes(), source)
         call_meta = meta.get(path.stem) if meta else None
+        from_name = {} if call_meta else filename_metadata(path.stem)
         call, notes = _text_call(
             text,
-            call_id=path.stem,
+            call_id=str(from_name.get("call_id", path.stem)),
             source=source,
             meta=call_meta,
-            fallback=filename_metadata(path.stem),
+            fallback=from_name,
         )
         if call.call_id != path.stem and meta and call.call_id in meta:
             notes += _fill_from(call, meta[call.call_id], _Where("meta", None))

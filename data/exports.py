@@ -1,0 +1,33 @@
+"""Exports that open cleanly in Excel and cannot smuggle formulas."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from data.ingest import neutralise_formula
+
+
+def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells starting with = + - @ get a leading quote (CSV/formula injection)."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise_formula)
+    return out
+
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    """UTF-8 with BOM so Excel shows Chinese correctly."""
+    return safe_frame(df).to_csv(index=False).encode("utf-8-sig")
+
+
+def to_xlsx_bytes(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame = safe_frame(df)
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
+            frame[col] = frame[col].dt.tz_localize(None)
+    frame.to_excel(buf, index=False, engine="openpyxl")
+    return buf.getvalue()

@@ -1,0 +1,221 @@
+"""Thin UI layer shared by the pages: cached resources, the sidebar filters, formatting.
+
+The only module besides the pages that imports streamlit. Domain logic stays in
+``nlp`` and ``data``.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from data import queries
+from data.queries import Filters
+from data.store import Store, open_store
+from nlp.labels import (
+    VIOLATION_NAMES_ZH,
+    COMPLAINT_REASON_NAMES_ZH,
+    EMOTION_NAMES_ZH,
+    REQUEST_NAMES_ZH,
+    SENTIMENT_NAMES_ZH,
+    TACTIC_NAMES_ZH,
+)
+
+SENTIMENT_COLORS = {"negative": "#c8553d", "neutral": "#b8b8b0", "positive": "#3b8f6e"}
+BG_TINT = {"negative": "#fbe9e5", "neutral": "#f3f3f0", "positive": "#e6f3ec"}
+
+
+@st.cache_resource(show_spinner=False)
+def store() -> Store:
+    """The process-wide DuckDB store (opened and migrated once)."""
+    return open_store()
+
+
+def current_user() -> str:
+    return st.session_state.get("bv_user", "本地用户")
+
+
+def data_changed() -> None:
+    """Call after any write so every cached query is recomputed."""
+    st.cache_data.clear()
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def cached(name: str, filters: dict, **kwargs):
+    """Run ``data.queries.<name>(store, Filters(**filters), **kwargs)`` with caching."""
+    return getattr(queries, name)(store(), Filters(**filters), **kwargs)
+
+
+def q(name: str, f: Filters, **kwargs):
+    """Cached query call with a Filters object."""
+    return cached(name, asdict(f), **kwargs)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def filter_options() -> dict:
+    return queries.filter_options(store())
+
+
+def sidebar_filters() -> Filters:
+    """Sidebar filters, kept across pages in session state (keys prefixed ``flt_``)."""
+    opts = filter_options()
+    lo, hi = opts["date_range"]
+    hi_d = pd.Timestamp(hi).date() if pd.notna(hi) else date.today()
+    lo_d = pd.Timestamp(lo).date() if pd.notna(lo) else hi_d - timedelta(days=365)
+    with st.sidebar:
+        st.markdown("#### 筛选")
+        if "flt_dates" not in st.session_state:
+            st.session_state["flt_dates"] = (lo_d, hi_d)
+        dates = st.date_input("日期范围", key="flt_dates", min_value=lo_d - timedelta(days=366),
+                              max_value=hi_d + timedelta(days=366))
+        products = st.multiselect("产品", opts["product"], key="flt_products", placeholder="全部")
+        regions = st.multiselect("地区", opts["region"], key="flt_regions", placeholder="全部")
+        channels = st.multiselect("催收渠道", opts["channel"], key="flt_channels",
+                                  placeholder="全部")
+        buckets = st.multiselect("逾期阶段", opts["overdue_bucket"], key="flt_buckets",
+                                 placeholder="全部")
+        batches = st.multiselect("上传批次", opts["batches"], key="flt_batches",
+                                 placeholder="全部", format_func=lambda b: b.split("|", 1)[-1])
+        use_reviews = st.toggle("采用人工复核结果", value=True, key="flt_reviews",
+                                help="关闭后只看模型原始判断")
+    d_from, d_to = (dates if isinstance(dates, tuple | list) and len(dates) == 2
+                    else (lo_d, hi_d))
+    return Filters(date_from=d_from, date_to=d_to, products=tuple(products),
+                   regions=tuple(regions), channels=tuple(channels), buckets=tuple(buckets),
+                   batches=tuple(b.split("|", 1)[0] for b in batches), use_reviews=use_reviews)
+
+
+def demo_banner() -> None:
+    """A visible 示例数据 marker while demo batches are stored."""
+    from data.demo_loader import has_demo
+
+    if has_demo(store()):
+        st.info("当前显示的是 **示例数据**（程序生成，仅供体验）。上传真实数据后，可在「数据上传」页一键移除。",
+                icon="🧪")
+
+
+# --------------------------------------------------------------------------- formatting
+def fmt_int(n) -> str:
+    return "—" if n is None or pd.isna(n) else f"{int(n):,}"
+
+
+def fmt_pct(x, digits: int = 1) -> str:
+    return "—" if x is None or pd.isna(x) else f"{x * 100:.{digits}f}%"
+
+
+def fmt_num(x, digits: int = 2) -> str:
+    return "—" if x is None or pd.isna(x) else f"{x:.{digits}f}"
+
+
+def zh_list(values, names: dict[str, str]) -> str:
+    if values is None or (not isinstance(values, list | tuple) and pd.isna(values)):
+        return ""
+    return "、".join(names.get(v, v) for v in values)
+
+
+def zh_aspects(aspects) -> str:
+    import json
+
+    if isinstance(aspects, str):
+        aspects = json.loads(aspects or "{}")
+    if not aspects:
+        return ""
+    return "；".join(f"{TACTIC_NAMES_ZH.get(k, k)}:{SENTIMENT_NAMES_ZH.get(v, v)}"
+                    for k, v in aspects.items())
+
+
+def records_for_display(df: pd.DataFrame) -> pd.DataFrame:
+    """Chinese column names and labels for a records table."""
+    if df.empty:
+        return df
+    out = pd.DataFrame({
+        "日期": pd.to_datetime(df["submitted_at"]).dt.date,
+        "回答": df["text"],
+        "情感": df["sentiment"].map(SENTIMENT_NAMES_ZH),
+        "情感分": df["sentiment_score"].round(2),
+        "催收方式": df["aspects"].map(zh_aspects),
+        "情绪": df["emotions"].map(lambda v: zh_list(v, EMOTION_NAMES_ZH)),
+        "投诉": df["complaint"].map({True: "是", False: ""}),
+        "投诉原因": df["complaint_reasons"].map(lambda v: zh_list(v, COMPLAINT_REASON_NAMES_ZH)),
+        "诉求": df["requests"].map(lambda v: zh_list(v, REQUEST_NAMES_ZH)),
+        "产品": df["product"],
+        "地区": df["region"],
+        "逾期": df["overdue_bucket"],
+        "满意度": df["csat"],
+        "编号": df["response_id"],
+    })
+    return out
+
+
+def download_buttons(df: pd.DataFrame, name: str, key: str) -> None:
+    """CSV (UTF-8 BOM, formula cells neutralised) and XLSX downloads of a table."""
+    from data.exports import to_csv_bytes, to_xlsx_bytes
+
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1.download_button("下载 CSV", to_csv_bytes(df), f"{name}.csv", "text/csv", key=f"{key}_csv")
+    c2.download_button("下载 Excel", to_xlsx_bytes(df), f"{name}.xlsx",
+                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       key=f"{key}_xlsx")
+
+
+def escape(text: str) -> str:
+    """HTML-escape text from uploads before any markup is built around it."""
+    return html.escape(str(text), quote=True)
+
+
+def tinted(text: str, sentiment: str | None) -> str:
+    """An escaped text span tinted by sentiment (safe to pass to st.markdown html)."""
+    color = BG_TINT.get(sentiment or "neutral", "#f3f3f0")
+    return (f'<span style="background:{color};padding:2px 4px;border-radius:4px;'
+            f'line-height:1.9">{escape(text)}</span>')
+
+
+def ensure_data() -> None:
+    """On first start with an empty store, load the demo dataset with a progress bar."""
+    from data.demo_loader import ensure_demo, has_data
+    from data.settings import settings
+
+    if st.session_state.get("bv_data_checked"):
+        return
+    s = store()
+    if settings().demo and not has_data(s):
+        bar = st.progress(0.0, text="首次启动：正在为示例数据评分……")
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(min(1.0, done / max(total, 1)),
+                         text=f"首次启动：正在为示例数据评分 {done:,}/{total:,}")
+
+        ensure_demo(s, progress=progress)
+        bar.empty()
+        data_changed()
+    st.session_state["bv_data_checked"] = True
+
+
+RULE_NAMES_ZH = VIOLATION_NAMES_ZH
+
+
+def keywords_panel(f: Filters, drill: dict, rows: pd.DataFrame) -> None:
+    """Top jieba keywords of the selected segment and terms rising vs the previous period."""
+    from nlp.keywords import rising_terms, top_keywords
+
+    with st.expander("关键词：所选记录的高频词与上升词", expanded=False):
+        c1, c2 = st.columns(2)
+        top = top_keywords(rows["text"].tolist(), 15) if not rows.empty else []
+        c1.markdown("**高频词**")
+        c1.dataframe(pd.DataFrame(top, columns=["词", "出现条数"]), hide_index=True,
+                     use_container_width=True)
+        prev = f.previous_period()
+        c2.markdown("**较上一周期上升的词**")
+        if prev is None:
+            c2.caption("选择日期范围后可比较。")
+            return
+        cur_rows = q("records", f, limit=5000, **drill)
+        prev_rows = q("records", prev, limit=5000, **{k: v for k, v in drill.items()
+                                                     if k not in ("period", "freq")})
+        rising = rising_terms(cur_rows["text"].tolist(), prev_rows["text"].tolist())
+        c2.dataframe(pd.DataFrame(rising, columns=["词", "本期条数", "增长倍数"]),
+                     hide_index=True, use_container_width=True)
