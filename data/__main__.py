@@ -10,17 +10,30 @@ import sys
 from pathlib import Path
 
 
+class _LazyBar:
+    """A tqdm bar that appears on the first progress report, so a rejected file prints only
+    its error message."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="段", file=sys.stderr, desc="评分")
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _progress():
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, unit="段", file=sys.stderr, desc="评分")
-
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return bar, update
+    bar = _LazyBar()
+    return bar, bar.update
 
 
 def cmd_ingest(args) -> int:

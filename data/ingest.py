@@ -95,6 +95,9 @@ class IngestResult:
 
 # --------------------------------------------------------------------------- reading
 ENCODINGS = ("utf-8-sig", "gb18030", "big5")
+# Characters that Big5 bytes turn into when read as GB18030 (kana, Greek, Cyrillic, bopomofo,
+# box drawing, private use); real Chinese text has almost none.
+_IMPLAUSIBLE = re.compile("[\u0370-\u04ff\u2500-\u257f\u3040-\u312f\ue000-\uf8ff\ufffd]")
 
 
 def decode_bytes(raw: bytes) -> tuple[str, str]:
@@ -105,17 +108,44 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
             raise IngestError("文件不是文本表格（含大量二进制数据），请检查文件类型")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16"), "utf-16"
-    for enc in ENCODINGS:
+    try:
+        return raw.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError:
+        _reject_mixed_utf8(raw)
+    decoded = []
+    for enc in ENCODINGS[1:]:
         try:
-            return raw.decode(enc), enc
+            decoded.append((raw.decode(enc), enc))
         except UnicodeDecodeError:
             continue
+    if decoded:  # Big5 bytes are mostly valid GB18030 too: keep the plausible reading
+        return min(decoded, key=lambda d: len(_IMPLAUSIBLE.findall(d[0])))
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
     if best is None:
         raise IngestError("无法识别文件编码（试过 UTF-8、GBK/GB18030、Big5），请另存为 UTF-8 CSV")
     return str(best), best.encoding
+
+
+def _reject_mixed_utf8(raw: bytes) -> None:
+    """Reject a file whose lines are mostly UTF-8 Chinese but not all (pasted from elsewhere).
+
+    Decoding it whole as GB18030 would silently store mojibake for every line.
+    """
+    good = bad = 0
+    first_bad = None
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            text = line.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            bad += 1
+            first_bad = first_bad or number
+            continue
+        good += bool(re.search("[\u4e00-\u9fff]", text))
+    if good and good >= bad:
+        problem = Problem(first_bad, None, "不是 UTF-8 编码（文件其余部分是 UTF-8）")
+        raise IngestError(f"文件编码混杂：{problem}，请统一另存为 UTF-8 后再上传", [problem])
 
 
 def file_kind(name: str) -> str:
@@ -166,29 +196,64 @@ def _one_line(exc: Exception) -> str:
 
 
 def _sniff_delimiter(text: str) -> str:
-    head = "\n".join(text.splitlines()[:20])
-    counts = {d: head.count(d) for d in (",", "\t", ";", "|", "，")}
-    return max(counts, key=counts.get) if max(counts.values()) else ","
+    """The delimiter that splits the header into columns and the first rows the same way.
+
+    Counting delimiter characters instead would pick "，" for comma files whose answers use
+    full-width commas. Ties go to the earlier candidate; one-column files get ",".
+    """
+    import csv
+    import itertools
+
+    best, best_rows = ",", 0
+    for delim in (",", "\t", ";", "|", "，"):
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+        rows = []
+        try:
+            for r in itertools.islice(reader, 50):
+                if any(cell.strip() for cell in r):
+                    rows.append(r)
+        except csv.Error:
+            pass
+        if not rows or len(rows[0]) < 2:
+            continue
+        same = sum(len(r) == len(rows[0]) for r in rows)
+        if same > best_rows:
+            best, best_rows = delim, same
+    return best
 
 
 def _read_csv_text(text: str) -> pd.DataFrame:
     import csv
 
     delim = _sniff_delimiter(text)
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True))
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+    rows: list[list[str]] = []
+    lines: list[int] = []  # the file line each record starts on (header = 1)
+    while True:
+        start = reader.line_num + 1
+        try:
+            r = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problem = Problem(start, None, f"引号未闭合或位置不对（{exc}）")
+            raise IngestError(f"无法读取文件：{problem}", [problem]) from exc
+        if any(cell.strip() for cell in r):
+            rows.append(r)
+            lines.append(start)
     if not rows:
         raise IngestError("文件是空的")
     header, body = rows[0], rows[1:]
     problems = [
-        Problem(i + 2, None, f"该行有 {len(r)} 列，表头有 {len(header)} 列（分隔符或引号错误？）")
-        for i, r in enumerate(body)
+        Problem(line, None, f"该行有 {len(r)} 列，表头有 {len(header)} 列（分隔符或引号错误？）")
+        for line, r in zip(lines[1:], body, strict=True)
         if len(r) != len(header)
     ]
     if problems:
         raise IngestError(f"{len(problems)} 行列数与表头不一致：{problems[0]}", problems)
-    df = pd.DataFrame(body, columns=header, dtype=object)
-    return df.replace({"": None})
+    df = pd.DataFrame(body, columns=header, dtype=object).replace({"": None})
+    df.attrs["source_lines"] = lines[1:]
+    return df
 
 
 def _read_excel(raw: bytes, sheet: str | int | None) -> pd.DataFrame:
@@ -204,14 +269,17 @@ def _read_excel(raw: bytes, sheet: str | int | None) -> pd.DataFrame:
         ws = wb[sheet]
     else:
         raise IngestError(f"找不到工作表「{sheet}」（可选：{', '.join(names)}）")
-    rows = [list(r) for r in ws.iter_rows(values_only=True)]
-    rows = [r for r in rows if any(v not in (None, "") for v in r)]
-    if not rows:
+    numbered = [(n, list(r)) for n, r in enumerate(ws.iter_rows(values_only=True), start=1)]
+    numbered = [(n, r) for n, r in numbered if any(v not in (None, "") for v in r)]
+    if not numbered:
         raise IngestError("工作表是空的")
+    lines, rows = [n for n, _ in numbered], [r for _, r in numbered]
     header = [str(h) if h is not None else f"列{i + 1}" for i, h in enumerate(rows[0])]
     body = [[_cell_str(v) for v in r[: len(header)]] + [None] * (len(header) - len(r))
             for r in rows[1:]]
-    return pd.DataFrame(body, columns=header, dtype=object)
+    df = pd.DataFrame(body, columns=header, dtype=object)
+    df.attrs["source_lines"] = lines[1:]
+    return df
 
 
 def excel_sheets(raw: bytes) -> list[str]:
@@ -236,7 +304,7 @@ def _read_jsonl(raw: bytes) -> pd.DataFrame:
     stripped = text.strip()
     if stripped.startswith("["):
         return pd.DataFrame(json.loads(stripped), dtype=object)
-    records = []
+    records, lines = [], []
     for i, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -247,7 +315,10 @@ def _read_jsonl(raw: bytes) -> pd.DataFrame:
         if not isinstance(rec, dict):
             raise IngestError(f"第 {i} 行应为 JSON 对象", [Problem(i, None, "应为 JSON 对象")])
         records.append(rec)
-    return pd.DataFrame(records, dtype=object)
+        lines.append(i)
+    df = pd.DataFrame(records, dtype=object)
+    df.attrs["source_lines"] = lines
+    return df
 
 
 # --------------------------------------------------------------------------- mapping
@@ -307,9 +378,12 @@ def _parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
                 ts = pd.to_datetime(str(s[i]), format="mixed", dayfirst=False)
             except (ValueError, TypeError):
                 continue
-        if ts.tzinfo is not None:
-            ts = ts.tz_convert("Asia/Shanghai").tz_localize(None)
-        out[i] = ts
+        try:
+            if ts.tzinfo is not None:
+                ts = ts.tz_convert("Asia/Shanghai").tz_localize(None)
+            out[i] = ts
+        except (OverflowError, pd.errors.OutOfBoundsDatetime):  # e.g. 9999-12-31
+            continue
     bad = s.notna() & out.isna()
     return out, bad
 
@@ -343,7 +417,9 @@ def validate_survey(
         problems.append(Problem(None, col, "映射的列在文件中不存在"))
     if any(p.severity == "error" for p in problems):
         return pd.DataFrame(), problems
-    line = pd.Series(np.arange(len(df)) + 2, index=df.index)
+    source = df.attrs.get("source_lines")
+    numbers = source if source is not None and len(source) == len(df) else np.arange(len(df)) + 2
+    line = pd.Series(numbers, index=df.index)
     out = pd.DataFrame(index=df.index)
     text = df[mapping["text"]].map(lambda v: None if v is None else clean_text(v))
     has_nul = df[mapping["text"]].map(lambda v: isinstance(v, str) and "\x00" in v)
@@ -434,7 +510,7 @@ def write_scores(cur, kind: str, ids: list[str], batch_id: str, scored: pd.DataF
 
 def _insert_frame(cur, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
     cur.register("incoming", frame[columns])
-    cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM incoming")  # noqa: S608
+    cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM incoming")
     cur.unregister("incoming")
 
 
@@ -486,7 +562,7 @@ def delete_batch(store: Store, batch_id: str, actor: str) -> int:
         cur.execute("DELETE FROM turns WHERE call_id IN (SELECT call_id FROM calls "
                     "WHERE batch_id = ?)", [batch_id])
         for table in ("scores", "aspects", "responses", "calls", "call_analysis", "batches"):
-            cur.execute(f"DELETE FROM {table} WHERE batch_id = ?", [batch_id])  # noqa: S608
+            cur.execute(f"DELETE FROM {table} WHERE batch_id = ?", [batch_id])
         store.audit(actor, "delete_batch", batch_id, {"rows": int(row[0])}, cur=cur)
     return int(row[0])
 
@@ -675,3 +751,16 @@ def ingest_calls_bytes(
     notes = [Problem(None, None, n, "warning") for n in calls.attrs.get("notes", [])]
     return IngestResult(batch_id, "calls", len(calls), warnings=notes,
                         model_id=str(scored["model"].iloc[0]), seconds=time.time() - t0)
+
+
+def saved_mapping(store: Store, columns: list[str]) -> dict[str, str] | None:
+    """The column mapping last used for this file layout, if any."""
+    raw = store.scalar("SELECT mapping FROM column_mappings WHERE layout_key = ?",
+                       [layout_key(columns)])
+    return json.loads(raw) if raw else None
+
+
+def save_mapping(store: Store, columns: list[str], mapping: dict[str, str]) -> None:
+    with store.transaction() as cur:
+        cur.execute("INSERT OR REPLACE INTO column_mappings VALUES (?, ?, ?)",
+                    [layout_key(columns), json.dumps(mapping, ensure_ascii=False), now()])

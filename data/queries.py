@@ -81,7 +81,7 @@ def responses_sql(f: Filters) -> tuple[str, list]:
         LEFT JOIN ({_LATEST_REVIEW}) rv
                ON rv.target_kind = 'response' AND rv.target_id = r.response_id
         WHERE {where}
-    """  # noqa: S608 - structure is fixed; values are parameters
+    """
     return sql, params
 
 
@@ -241,7 +241,7 @@ def calls_sql(f: Filters) -> tuple[str, list]:
                a.promise_to_pay, len(a.violations) AS n_violations
         FROM calls c LEFT JOIN call_analysis a USING (call_id)
         WHERE {where}
-    """  # noqa: S608
+    """
     return sql, params
 
 
@@ -307,3 +307,51 @@ def call_turns(store: Store, call_id: str) -> pd.DataFrame:
            FROM turns t LEFT JOIN scores s
              ON s.target_kind = 'turn' AND s.target_id = t.call_id || '#' || t.turn_index
            WHERE t.call_id = ? ORDER BY t.turn_index""", [call_id])
+
+
+def complaint_queue(
+    store: Store, f: Filters, *, tactic: str | None = None, emotion: str | None = None,
+    reason: str | None = None, status: str | None = None, search: str | None = None,
+    limit: int = 300,
+) -> pd.DataFrame:
+    """Complaint-flagged responses, most severe then newest first.
+
+    ``search`` matches the phrase as a substring, or all of its jieba tokens.
+    ``status``: "unreviewed" or a review action id.
+    """
+    sql, params = responses_sql(replace(f, use_reviews=False))
+    where, extra = ["r.model_complaint"], []
+    if tactic:
+        where.append("r.response_id IN (SELECT target_id FROM aspects WHERE "
+                     "target_kind = 'response' AND tactic = ?)")
+        extra.append(tactic)
+    if emotion:
+        where.append("list_contains(r.emotions, ?)")
+        extra.append(emotion)
+    if reason:
+        where.append("list_contains(r.complaint_reasons, ?)")
+        extra.append(reason)
+    if status == "unreviewed":
+        where.append("r.review_status IS NULL")
+    elif status:
+        where.append("r.review_status = ?")
+        extra.append(status)
+    if search and search.strip():
+        from nlp.segment import tokenize
+
+        tokens = [t for t in tokenize(search.strip()) if t.strip()][:6]
+        token_sql = " AND ".join(["r.text ILIKE ?"] * len(tokens)) or "FALSE"
+        where.append(f"(r.text ILIKE ? OR ({token_sql}))")
+        extra += [f"%{search.strip()}%"] + [f"%{t}%" for t in tokens]
+    return store.query(
+        f"""SELECT r.*, len(r.complaint_reasons)
+                   + 2 * list_has_any(r.complaint_reasons, ['threat', 'impersonation'])::INT
+                   AS severity
+            FROM ({sql}) r WHERE {' AND '.join(where)}
+            ORDER BY severity DESC, submitted_at DESC LIMIT {int(limit)}""", params + extra)
+
+
+def response(store: Store, response_id: str) -> pd.Series | None:
+    sql, params = responses_sql(Filters())
+    df = store.query(f"SELECT * FROM ({sql}) WHERE response_id = ?", [*params, response_id])
+    return None if df.empty else df.iloc[0]

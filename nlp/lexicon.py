@@ -7,8 +7,8 @@ degree adverbs, and the project's own resources (``resources/domain_lexicon.tsv`
 entries.
 
 A clause is segmented with `nlp.segment.tokenize`; runs of up to four tokens are looked up
-(longest first), so multi-word entries such as 每天打 match without ever firing inside another
-word. Scoring handles negation (没有威胁我 -> positive-ish, 不是很差 -> mildly positive,
+(longest first) in the project lexicon, so multi-word entries such as 每天打 match without ever
+firing inside another word, while published entries match whole tokens only. Scoring handles negation (没有威胁我 -> positive-ish, 不是很差 -> mildly positive,
 别骚扰我 -> still negative), degree adverbs, scare quotes (“贴心”), sarcasm (praise next to
 一天打二十个电话), rhetorical questions, suggestions and plain questions (damped towards 0).
 A text's clauses are combined with contrast weights (the clause after 但是/不过 counts double,
@@ -49,7 +49,7 @@ HOWNET_MODIFIERS: dict[str, tuple[str, float]] = {
 
 _MAX_RUN = 4  # longest token run looked up as one entry
 _COMMON_WORD_FREQ = 5000  # published entries more frequent than this in jieba's dict are noise
-_PARTICLES = "了啊呀的吧哦呢哈啦嘛"
+_PARTICLES = "了啊呀的得吧哦呢哈啦嘛"
 _NEGATED_BEFORE_RE = re.compile(r"(?:没有?|未|不|别|不要)[^，。！？]{0,2}$")
 _CONCESSION_RE = re.compile(r"^(?:虽然|虽说|尽管|虽)")
 _QUOTE_PAIRS = {"“": "”", "「": "」", "『": "』", '"': '"', "‘": "’"}
@@ -124,6 +124,7 @@ class LexiconData:
     """Everything the scorer looks up; built once per process by `load_lexicon`."""
 
     words: dict[str, float]
+    domain: frozenset[str]  # project entries: the only ones matched across token boundaries
     lukewarm: frozenset[str]
     negators: dict[str, str]  # word -> negator | imperative | softneg
     degrees: dict[str, float]
@@ -221,6 +222,7 @@ def _build_lexicon() -> LexiconData:
         groups[kind].append((compile_pattern(regex), weight))
     return LexiconData(
         words=words,
+        domain=frozenset(domain),
         lukewarm=frozenset(lukewarm),
         negators=negators,
         degrees=degrees,
@@ -292,8 +294,11 @@ class _Unit(NamedTuple):
     start: int = 0
 
 
-def _classify(text: str, start: int = 0) -> _Unit | None:
+def _classify(text: str, start: int = 0, run: bool = False) -> _Unit | None:
+    """Look a token (or, with run=True, several joined tokens) up in the lexicon."""
     data = load_lexicon()
+    if run and text not in data.domain and text not in data.negators and text not in data.degrees:
+        return None  # published words match whole tokens only (说+不 is not 说不)
     if text in data.negators:
         return _Unit("neg", text, 0.0, data.negators[text], start)
     if text in data.degrees:
@@ -359,7 +364,7 @@ def _units(clause: str) -> list[_Unit]:
     i, n = 0, len(tokens)
     while i < n:
         for j in range(min(n, i + _MAX_RUN), i, -1):
-            unit = _classify("".join(tokens[i:j]), starts[i])
+            unit = _classify("".join(tokens[i:j]), starts[i], run=j > i + 1)
             if unit is not None:
                 units.append(unit)
                 break

@@ -11,8 +11,8 @@
 3. Whitespace: zero-width characters are dropped, runs of spaces become one space, a run that
    contains a line break becomes one ``\\n`` (line breaks are clause boundaries); spaces next to
    Chinese punctuation are dropped.
-4. Repeated punctuation is squashed: ``！！！`` -> ``！``, ``？？？`` -> ``？``, ``？！？！`` -> ``？！``,
-   ``。。。`` / ``……`` / ``...`` -> ``…``. Emoji are kept.
+4. Repeated punctuation is squashed: ``！！！`` -> ``！``, ``？？？`` -> ``？``,
+   ``？！？！`` -> ``？！``, ``。。。`` / ``……`` / ``...`` -> ``…``. Emoji are kept.
 5. Domain shorthand and homophones from ``resources/shorthand.tsv`` (``cs`` -> 催收, 利西 -> 利息,
    预期 -> 逾期 only in a debt context, ...).
 """
@@ -104,7 +104,7 @@ def _get_converter() -> tuple[Any, frozenset[str]]:
 
 
 def to_simplified(text: str) -> str:
-    """Convert Traditional Chinese to Simplified; texts without Traditional chars are returned as is."""
+    """Traditional -> Simplified; a text without Traditional characters is returned as is."""
     converter, trad_chars = _get_converter()
     if trad_chars.isdisjoint(text):
         return text

@@ -169,10 +169,10 @@ def build_pack(out: Path, shared: Path = DEFAULT_SHARED) -> dict:
     arrays["train_hash"] = pd.util.hash_pandas_object(train["norm"], index=False).to_numpy()
     summary = {
         "domains": domains,
-        "train_rows": int(len(train)),
+        "train_rows": len(train),
         "train_by_source": train["source"].value_counts().to_dict(),
         "train_by_label": train["label"].value_counts().to_dict(),
-        "kept_pieces": int(len(kept)),
+        "kept_pieces": len(kept),
         "header": header.__dict__,
         "layer_map": _LAYER_MAP,
     }
@@ -194,7 +194,7 @@ def _model_from_pack(pack, num_layers: int | None = None):
     h = E5Header(**summary["header"])
     layer_map = summary["layer_map"]
     kept = pack["kept_ids"]
-    cfg = bert_config(h) | {"vocab_size": int(len(kept)), "num_labels": 3}
+    cfg = bert_config(h) | {"vocab_size": len(kept), "num_labels": 3}
     if num_layers:
         cfg["num_hidden_layers"] = num_layers
     cfg["id2label"] = dict(enumerate(SENTIMENTS))
@@ -372,7 +372,7 @@ def train_pack(
         y = h_lab
         binary = np.where(probs[:, 2] >= probs[:, 0], 2, 0)
         metrics["holdout_binary_accuracy"] = float((binary == y).mean())
-        metrics["holdout_rows"] = int(len(y))
+        metrics["holdout_rows"] = len(y)
         metrics["holdout"] = holdout
         out_dir.mkdir(parents=True, exist_ok=True)
         np.save(out_dir / "holdout_probs.npy", probs.astype(np.float16))

@@ -17,12 +17,12 @@ from data import queries
 from data.queries import Filters
 from data.store import Store, open_store
 from nlp.labels import (
-    VIOLATION_NAMES_ZH,
     COMPLAINT_REASON_NAMES_ZH,
     EMOTION_NAMES_ZH,
     REQUEST_NAMES_ZH,
     SENTIMENT_NAMES_ZH,
     TACTIC_NAMES_ZH,
+    VIOLATION_NAMES_ZH,
 )
 
 SENTIMENT_COLORS = {"negative": "#c8553d", "neutral": "#b8b8b0", "positive": "#3b8f6e"}
@@ -112,9 +112,9 @@ def fmt_num(x, digits: int = 2) -> str:
 
 
 def zh_list(values, names: dict[str, str]) -> str:
-    if values is None or (not isinstance(values, list | tuple) and pd.isna(values)):
+    if values is None or isinstance(values, float | str):
         return ""
-    return "、".join(names.get(v, v) for v in values)
+    return "、".join(names.get(v, v) for v in list(values))
 
 
 def zh_aspects(aspects) -> str:
@@ -219,3 +219,64 @@ def keywords_panel(f: Filters, drill: dict, rows: pd.DataFrame) -> None:
         rising = rising_terms(cur_rows["text"].tolist(), prev_rows["text"].tolist())
         c2.dataframe(pd.DataFrame(rising, columns=["词", "本期条数", "增长倍数"]),
                      hide_index=True, use_container_width=True)
+
+
+def highlighted_text(text: str) -> str:
+    """Escaped text, clauses tinted by polarity and tactic words in bold (safe HTML)."""
+    from nlp.highlight import tactic_spans
+    from nlp.rules import analyze
+
+    analysis = analyze(text)
+    parts = []
+    for clause, score in zip(analysis.clauses, analysis.clause_scores, strict=True):
+        label = "negative" if score < -0.15 else "positive" if score > 0.15 else "neutral"
+        pieces, last = [], 0
+        for start, end, tactic in tactic_spans(clause):
+            pieces.append(escape(clause[last:start]))
+            pieces.append(f'<b title="{escape(TACTIC_NAMES_ZH.get(tactic, tactic))}" '
+                          f'style="border-bottom:2px solid #2f6f8f">{escape(clause[start:end])}</b>')
+            last = end
+        pieces.append(escape(clause[last:]))
+        color = BG_TINT[label]
+        parts.append(f'<span style="background:{color};padding:2px 4px;border-radius:4px;'
+                     f'line-height:2">{"".join(pieces)}</span>')
+    legend = ('<div style="font-size:0.8em;color:#666;margin-top:4px">底色：'
+              f'<span style="background:{BG_TINT["negative"]}">负面</span> '
+              f'<span style="background:{BG_TINT["neutral"]}">中性</span> '
+              f'<span style="background:{BG_TINT["positive"]}">正面</span>；'
+              '下划线粗体为催收方式用词</div>')
+    return '<div style="font-size:1.05em">' + " ".join(parts) + "</div>" + legend
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def store_call_turns(call_id: str) -> pd.DataFrame:
+    return queries.call_turns(store(), call_id)
+
+
+def conversation_html(turns: pd.DataFrame, evidence: list[dict]) -> str:
+    """A call as a chat: turns tinted by sentiment, violating spans marked with the rule."""
+    by_turn: dict[int, list[dict]] = {}
+    for e in evidence:
+        if e.get("turn") is not None:
+            by_turn.setdefault(int(e["turn"]), []).append(e)
+    rows = []
+    for t in turns.itertuples():
+        text = escape(t.text)
+        notes = []
+        for e in by_turn.get(int(t.turn_index), []):
+            span = escape(e.get("span") or "")
+            if span and span in text:
+                text = text.replace(span, f'<mark style="background:#f6c9bd">{span}</mark>', 1)
+            notes.append(f'<div style="color:#a33;font-size:0.85em">⚠ '
+                         f'{escape(RULE_NAMES_ZH.get(e["rule"], e["rule"]))}：'
+                         f'{escape(e.get("explanation", ""))}</div>')
+        agent = t.speaker == "agent"
+        color = BG_TINT.get(t.sentiment or "neutral", "#f3f3f0")
+        align = "flex-start" if agent else "flex-end"
+        who = "坐席" if agent else "借款人"
+        rows.append(
+            f'<div style="display:flex;justify-content:{align};margin:4px 0">'
+            f'<div style="max-width:80%;background:{color};padding:6px 10px;border-radius:8px">'
+            f'<div style="font-size:0.75em;color:#666">{who} · 第 {t.turn_index} 轮</div>'
+            f'{text}{"".join(notes)}</div></div>')
+    return "".join(rows)

@@ -137,12 +137,18 @@ POSITIVE = {
         "你等着，我们会让你在单位混不下去",
         "不还的话我们就把你欠钱的事发到你们公司群里",
         "你再拖着不还我们就起诉你",
+        "明天我们就去你单位找你",
+        "你出门的时候小心点",
+        "不还钱的话我们会让你全家都知道",
+        "你欠的钱今天必须还，不然我每天给你打一百个电话",
     ],
     "misleading": [
         "欠钱不还是犯法的，警察会来找你",
         "你这样下去征信就黑一辈子了",
         "这个会影响你孩子考公务员的",
         "明天就强制执行，冻结你所有银行卡",
+        "你再拖下去，你全家人的征信都会受影响",
+        "你要是再不还，我们就报警说你诈骗",
     ],
     "insult": [
         "你就是个老赖",
@@ -155,6 +161,8 @@ POSITIVE = {
         "我是城东区法院执行庭的，通知你一下",
         "这里是市公安局经侦支队",
         "我是张律师，代表律师事务所正式通知您",
+        "本院现在正式通知你",
+        "法院这边通知你明天来一趟",
     ],
     "new_debt": [
         "你可以先用信用卡套现还上",
@@ -162,6 +170,8 @@ POSITIVE = {
         "去别的平台借点钱周转一下嘛",
         "您可以开通花呗先把这期垫上",
         "以贷养贷也得先还我们",
+        "你随便找个口子借一下不就行了",
+        "找你老婆借也得先把我们的还上",
     ],
 }
 
@@ -182,6 +192,12 @@ NEGATIVE = [
     "您可以先还一部分，剩下的我们帮您申请分期",
     "您的借款已经逾期二十天了，今天能处理吗",
     "请问您是担心会坐牢吗？不会的",
+    "我们这边会安排同事上门拜访核实情况",
+    "后续可能会有外访人员上门核实",
+    "您可以问问家人能不能帮您一起想想办法",
+    "请不要相信任何要求您转账到私人账户的电话，谨防诈骗",
+    "您的紧急联系人信息需要更新一下吗",
+    "您的家人也不希望看到您逾期吧",
 ]
 
 
@@ -257,6 +273,10 @@ def test_span_maps_back_to_original_text() -> None:
         "您好，这里是和信银行信用卡中心，工号0371",
         "喂您好，和信金融贷后部，我姓周",
         "您好，我是和信金融的周经理",
+        "你好，我是和信普惠的王小明",
+        "您好，这里是和信银行，我是王磊",
+        "喂，李娜是吧，我这边是和信金融贷后部的张强",
+        "您好，和信金融催收部，工号A-2231",
     ],
 )
 def test_identity_disclosed(opening: str) -> None:
@@ -340,6 +360,15 @@ def test_third_party_callee_with_discreet_agent_is_compliant() -> None:
 )
 def test_third_party_disclosure_statements(text: str) -> None:
     assert "third_party_disclosure" in agent_says(text).violations
+
+
+def test_borrower_saying_not_deliberate_is_not_a_third_party() -> None:
+    turns = [
+        ("agent", OPENING + "，请问是王磊吗"),
+        ("borrower", "是我，我不是故意的，最近手头紧"),
+        ("agent", "理解，您的借款已经逾期十天了"),
+    ]
+    assert analyse(turns).violations == []
 
 
 def test_callee_is_borrower_after_all() -> None:
@@ -449,6 +478,11 @@ def test_over_frequency_rolling_window_us() -> None:
         ("没有任何分期的政策", False),
         ("您之前申请的分期已经逾期了", False),
         ("请今天把全部欠款还清", False),
+        ("分期的话要收手续费", False),
+        ("您的分期账单已经出了", False),
+        ("您有什么还款计划", False),
+        ("如果有困难，我们可以协商", True),
+        ("延期的话也是可以的", True),
     ],
 )
 def test_agent_offered_plan(text: str, expected: bool) -> None:
@@ -464,6 +498,9 @@ def test_agent_offered_plan(text: str, expected: bool) -> None:
         ("行，发了工资就还", True),
         ("我今天下午先还五百", True),
         ("我下周一一定还清", True),
+        ("明天上午十点前还清", True),
+        ("月底发了工资就转给你们", True),
+        ("我会尽快还的", False),
         ("我不还", False),
         ("我现在还不上", False),
         ("我还没发工资呢", False),

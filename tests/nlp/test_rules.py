@@ -40,11 +40,18 @@ def test_empty_text() -> None:
             "催收员态度很好，没有联系我家人，谢谢",
             {"third_party_contact": "positive", "agent_attitude": "positive"},
         ),
-        ("他们没有威胁我，也没爆通讯录", {"threat_intimidation": "positive", "third_party_contact": "positive"}),
+        (
+            "他们没有威胁我，也没爆通讯录",
+            {"threat_intimidation": "positive", "third_party_contact": "positive"},
+        ),
         ("今天收到短信提醒还款", {"sms": "neutral"}),
         (
             "态度挺好，就是电话太频繁了",
-            {"phone_call": "negative", "contact_frequency": "negative", "agent_attitude": "positive"},
+            {
+                "phone_call": "negative",
+                "contact_frequency": "negative",
+                "agent_attitude": "positive",
+            },
         ),
         ("利息太高了，还有莫名其妙的服务费", {"fees_transparency": "negative"}),
         ("客服帮我申请了停催，非常感谢", {"repayment_plan": "positive"}),
@@ -54,7 +61,11 @@ def test_empty_text() -> None:
         # sarcasm: the praise is negative
         (
             "服务真好，一天打二十个电话",
-            {"phone_call": "negative", "contact_frequency": "negative", "agent_attitude": "negative"},
+            {
+                "phone_call": "negative",
+                "contact_frequency": "negative",
+                "agent_attitude": "negative",
+            },
         ),
         # a threatened visit is a threat, not a visit
         ("扬言不还就上门", {"threat_intimidation": "negative"}),
@@ -70,6 +81,8 @@ def test_aspects(text: str, aspects: dict[str, str]) -> None:
     [
         ("他们爆了我的通讯录，还给我领导打电话", ("third_party_disclosure",)),
         ("说再不还就爆通讯录", ("threat",)),
+        ("说要告诉我单位领导，让我丢工作", ("threat",)),
+        ("短信里写我涉嫌诈骗，要移交公安", ("threat",)),
         ("威胁我说不还就让我坐牢", ("threat",)),
         ("骂我是老赖", ("insult",)),
         ("自称是法院的，说要冻结我的账户", ("impersonation",)),
@@ -84,6 +97,7 @@ def test_aspects(text: str, aspects: dict[str, str]) -> None:
         # not complaints
         ("提醒我逾期会影响征信，态度还可以", ()),  # lawful mention of 征信
         ("告知我可能会被起诉", ()),  # neutral notice of lawful consequences
+        ("他说不还就起诉，我觉得这是正常流程", ()),
         ("利息太高了", ()),
         ("态度很差，很凶", ()),  # rude but not abusive
         ("每天打一个电话", ()),  # ordinary frequency

@@ -1,0 +1,88 @@
+"""Human review of model labels: store actions, read the queue, measure agreement."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from data.store import Store, new_id, now
+
+ACTIONS = {
+    "confirm": "确认",
+    "false_positive": "误报",
+    "correct": "修正标签",
+    "note": "备注",
+    "assign": "指派",
+}
+
+
+def add_review(
+    store: Store, target_kind: str, target_id: str, reviewer: str, action: str, *,
+    sentiment: str | None = None, aspects: dict | None = None, complaint: bool | None = None,
+    note: str | None = None, assignee: str | None = None,
+) -> str:
+    """Record one review action (and its audit entry) atomically. Returns the review id."""
+    if action not in ACTIONS:
+        raise ValueError(f"未知的复核动作 {action}")
+    if action == "false_positive":
+        complaint = False
+    if action == "confirm" and complaint is None:
+        complaint = True
+    review_id = new_id("r")
+    with store.transaction() as cur:
+        exists = cur.execute("SELECT 1 FROM scores WHERE target_kind = ? AND target_id = ?",
+                             [target_kind, target_id]).fetchone()
+        if not exists:
+            raise ValueError(f"记录 {target_id} 不存在")
+        cur.execute(
+            "INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [review_id, target_kind, target_id, reviewer, now(), action, sentiment,
+             json.dumps(aspects, ensure_ascii=False) if aspects else None, complaint, note,
+             assignee],
+        )
+        store.audit(reviewer, f"review:{action}", target_id,
+                    {"sentiment": sentiment, "complaint": complaint, "assignee": assignee},
+                    cur=cur)
+    return review_id
+
+
+def history(store: Store, target_id: str) -> pd.DataFrame:
+    return store.query(
+        "SELECT reviewed_at, reviewer, action, sentiment, complaint, note, assignee "
+        "FROM reviews WHERE target_id = ? ORDER BY reviewed_at DESC", [target_id])
+
+
+def agreement(store: Store) -> dict:
+    """Model vs reviewer agreement on sentiment and complaint, over reviewed records."""
+    df = store.query(
+        """SELECT s.sentiment AS model_sentiment, s.complaint AS model_complaint,
+                  arg_max(r.sentiment, r.reviewed_at) FILTER (WHERE r.sentiment IS NOT NULL)
+                      AS human_sentiment,
+                  arg_max(r.complaint, r.reviewed_at) FILTER (WHERE r.complaint IS NOT NULL)
+                      AS human_complaint
+           FROM reviews r JOIN scores s USING (target_kind, target_id)
+           GROUP BY r.target_kind, r.target_id, s.sentiment, s.complaint""")
+    sent = df.dropna(subset=["human_sentiment"])
+    comp = df.dropna(subset=["human_complaint"])
+    return {
+        "reviewed": len(df),
+        "sentiment_n": len(sent),
+        "sentiment_agreement": float((sent.model_sentiment == sent.human_sentiment).mean())
+        if len(sent) else None,
+        "complaint_n": len(comp),
+        "complaint_agreement": float((comp.model_complaint == comp.human_complaint).mean())
+        if len(comp) else None,
+    }
+
+
+def reviewed_labels(store: Store) -> pd.DataFrame:
+    """Reviewer-corrected records as a labelled set (text, sentiment, complaint)."""
+    return store.query(
+        """SELECT x.text, arg_max(r.sentiment, r.reviewed_at) FILTER
+                  (WHERE r.sentiment IS NOT NULL) AS sentiment,
+                  arg_max(r.complaint, r.reviewed_at) FILTER (WHERE r.complaint IS NOT NULL)
+                  AS complaint
+           FROM reviews r JOIN responses x ON r.target_kind = 'response'
+                AND r.target_id = x.response_id
+           GROUP BY x.response_id, x.text""")
