@@ -182,6 +182,8 @@ def read_table(raw: bytes, name: str, sheet: str | int | None = None) -> pd.Data
         raise
     except Exception as exc:  # every parser error becomes one clear line
         raise IngestError(f"无法读取文件：{_one_line(exc)}") from exc
+    df = df.astype(object)
+    df = df.where(df.notna(), None)  # JSONL/Parquet gaps are NaN: None, never the text "nan"
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     if len(df.columns) != len(set(df.columns)):
         dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
@@ -299,17 +301,27 @@ def _cell_str(v) -> str | None:
     return str(v)
 
 
+def _json_object(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object with lone surrogates ("\\ud800" escapes, which no UTF-8 store or
+    pandas string column accepts) in keys and string values replaced by "?"."""
+
+    def clean(v):
+        return v.encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else v
+
+    return {clean(k): clean(v) for k, v in pairs}
+
+
 def _read_jsonl(raw: bytes) -> pd.DataFrame:
     text, _ = decode_bytes(raw)
     stripped = text.strip()
     if stripped.startswith("["):
-        return pd.DataFrame(json.loads(stripped), dtype=object)
+        return pd.DataFrame(json.loads(stripped, object_pairs_hook=_json_object), dtype=object)
     records, lines = [], []
     for i, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = json.loads(line, object_pairs_hook=_json_object)
         except json.JSONDecodeError as exc:
             raise IngestError(f"第 {i} 行不是有效的 JSON：{exc.msg}", [Problem(i, None, exc.msg)]) from exc
         if not isinstance(rec, dict):
@@ -740,7 +752,7 @@ def ingest_calls_bytes(
         try:
             calls, turns = read_transcripts(path, meta)
         except TranscriptError as exc:
-            raise IngestError(str(exc), [Problem(None, None, str(exc))]) from exc
+            raise IngestError(str(exc), [Problem(exc.line, exc.column, str(exc))]) from exc
         except Exception as exc:
             raise IngestError(f"无法读取转写文件：{_one_line(exc)}") from exc
     if calls.empty:

