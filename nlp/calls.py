@@ -55,18 +55,22 @@ __all__ = [
     "RULE_IDS",
     "TRANSCRIPT_RULES",
     "CallAnalysis",
+    "ClauseScore",
     "Evidence",
+    "NormText",
     "Profile",
     "ProfileError",
     "RuleEngine",
     "RulesError",
     "TurnSentiment",
     "analyze_calls",
+    "available_profiles",
     "default_engine",
     "evaluate_calls",
     "load_profile",
     "main_calls",
     "metadata_violations",
+    "parse_window",
     "resolve_turn_sentiment",
     "stand_in_sentiment",
 ]
@@ -852,24 +856,25 @@ class RuleEngine:
         """
         evidence: list[Evidence] = []
         third_party = False
-        plan = promise = False
+        found: set[str] = set()
         agent_positions: list[int] = []
-        plan_rule = self.signals["agent_offered_plan"]
-        promise_rule = self.signals["promise_to_pay"]
         for pos, (speaker, text, turn) in enumerate(
             zip(speakers, texts, turn_indexes, strict=True)
         ):
             view = _TurnView(self.normalise(text))
-            if speaker == "agent":
+            third_party = self.callee_update(speaker, view.norm.text, third_party)
+            if speaker == "agent":  # only the agent's words can break the transcript rules
                 agent_positions.append(pos)
-                third_party = self.callee_update(speaker, view.norm.text, third_party)
                 evidence += self._scan_view(view, turn, third_party_callee=third_party)
-                if not plan and self._score(plan_rule, view) is not None:
-                    plan = True
-            else:
-                third_party = self.callee_update(speaker, view.norm.text, third_party)
-                if not promise and self._score(promise_rule, view) is not None:
-                    promise = True
+            for name, signal in self.signals.items():
+                if (
+                    name not in found
+                    and signal.speaker == speaker
+                    and self._score(signal, view) is not None
+                ):
+                    found.add(name)
+        plan = "agent_offered_plan" in found
+        promise = "promise_to_pay" in found
         if agent_positions:
             first = agent_positions[0]
             first_turn = turn_indexes[first]

@@ -95,10 +95,13 @@ def export_onnx(model, path: Path) -> None:
     """Export a sequence-classification model with dynamic batch and length axes."""
     import torch
 
+    import warnings
+
     model.config._attn_implementation = "eager"
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             model,
             (ids, mask),

@@ -12,6 +12,7 @@ read file by file and concatenated):
 
   ``team``, ``duration_s``, ``outcome`` and the turn times are optional; other keys (for example
   ``labels``) are ignored.
+* ``.json``: the same call objects as a JSON array (errors name ``item N``), or JSONL.
 * ``.csv`` / ``.xlsx``: one turn per row with ``call_id``, ``turn_index`` (optional, row order
   otherwise), ``speaker``, ``text``, optional ``start_s``/``end_s``, plus the call-level columns
   repeated on every row, or (xlsx) in a second sheet that has ``call_id`` and no ``speaker``.
@@ -86,7 +87,7 @@ CALL_COLUMNS: tuple[str, ...] = (
     "utc_offset_min",
 )
 TURN_COLUMNS: tuple[str, ...] = ("call_id", "turn_index", "speaker", "text", "start_s", "end_s")
-SUPPORTED_SUFFIXES: tuple[str, ...] = (".jsonl", ".csv", ".xlsx", ".txt")
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".csv", ".xlsx", ".txt")
 
 DEFAULT_TZ = "Asia/Shanghai"
 _REQUIRED_CALL_FIELDS: tuple[str, ...] = ("borrower_id", "agent_id", "started_at")
@@ -186,7 +187,7 @@ class TranscriptError(ValueError):
         self.source = source
         self.line = line
         self.column = column
-        unit_zh = "行" if unit in ("line", "row") else unit
+        unit_zh = {"line": "行", "row": "行", "item": "条"}.get(unit, unit)
         where_zh = source
         where_en = source
         if line is not None:
@@ -432,10 +433,14 @@ def _build_frames(
     for call in calls:
         for name in _REQUIRED_CALL_FIELDS:
             if _is_blank(call.fields.get(name)):
+                hint_zh = hint_en = ""
+                if call.where.source.lower().endswith(".txt"):
+                    hint_zh = "（请用元数据 CSV 提供，或在文件头写 # " + name + ": …）"
+                    hint_en = f" (give a metadata CSV, or a '# {name}: ...' header line)"
                 raise call.where.error(
                     name,
-                    f"通话 {call.call_id} 缺少必填字段",
-                    f"call {call.call_id} is missing a required field",
+                    f"通话 {call.call_id} 缺少必填字段{hint_zh}",
+                    f"call {call.call_id} is missing a required field{hint_en}",
                 )
         if not call.turns:
             raise call.where.error(
@@ -585,18 +590,49 @@ def _jsonl_calls(
     source: str,
     meta: Mapping[str, Mapping[str, Any]] | None,
 ) -> tuple[list[_Call], list[str]]:
-    calls: list[_Call] = []
-    notes: list[str] = []
+    records: list[tuple[_Where, object]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = _Where(source, number)
         try:
-            record = json.loads(line.lstrip("\ufeff"))
+            records.append((where, json.loads(line.lstrip("\ufeff"))))
         except json.JSONDecodeError as exc:
             raise where.error(
                 None, f"JSON 格式错误（第{exc.colno}列）", f"invalid JSON at column {exc.colno}"
             ) from None
+    return _record_calls(records, meta=meta)
+
+
+def _json_array_calls(
+    text: str, *, source: str, meta: Mapping[str, Mapping[str, Any]] | None
+) -> tuple[list[_Call], list[str]]:
+    """A ``.json`` file: an array of call objects (``item N`` in errors), or JSONL."""
+    stripped = text.lstrip("\ufeff").lstrip()
+    if not stripped.startswith("["):
+        return _jsonl_calls(text.splitlines(), source=source, meta=meta)
+    try:
+        items = json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        raise TranscriptError(
+            source,
+            exc.lineno,
+            None,
+            f"JSON 格式错误（第{exc.colno}列）",
+            f"invalid JSON at column {exc.colno}",
+        ) from None
+    records = [(_Where(source, i, "item"), item) for i, item in enumerate(items, start=1)]
+    return _record_calls(records, meta=meta)
+
+
+def _record_calls(
+    records: list[tuple[_Where, object]],
+    *,
+    meta: Mapping[str, Mapping[str, Any]] | None,
+) -> tuple[list[_Call], list[str]]:
+    calls: list[_Call] = []
+    notes: list[str] = []
+    for where, record in records:
         if not isinstance(record, dict):
             raise where.error(None, "每行应为一个 JSON 对象", "each line must be a JSON object")
         if _is_blank(record.get("call_id")):
@@ -973,6 +1009,8 @@ def _file_calls(
     if suffix == ".jsonl":
         text = decode_bytes(path.read_bytes(), source)
         return _jsonl_calls(text.splitlines(), source=source, meta=meta)
+    if suffix == ".json":
+        return _json_array_calls(decode_bytes(path.read_bytes(), source), source=source, meta=meta)
     if suffix == ".csv":
         text = decode_bytes(path.read_bytes(), source)
         rows = _rows_or_error(_read_csv_frame(text, source), source)

@@ -60,12 +60,19 @@ def filter_options() -> dict:
     return queries.filter_options(store())
 
 
+FILTER_KEYS = ("flt_dates", "flt_products", "flt_regions", "flt_channels", "flt_buckets",
+               "flt_batches", "flt_reviews")
+
+
 def sidebar_filters() -> Filters:
     """Sidebar filters, kept across pages in session state (keys prefixed ``flt_``)."""
     opts = filter_options()
     lo, hi = opts["date_range"]
     hi_d = pd.Timestamp(hi).date() if pd.notna(hi) else date.today()
     lo_d = pd.Timestamp(lo).date() if pd.notna(lo) else hi_d - timedelta(days=365)
+    for key in FILTER_KEYS:  # keep the choices when the user moves to another page
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
     with st.sidebar:
         st.markdown("#### 筛选")
         if "flt_dates" not in st.session_state:

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from data.queries import BREAKDOWN_DIMENSIONS
+from data.report import monthly_summary_html
 from nlp.labels import REQUEST_NAMES_ZH, SENTIMENT_NAMES_ZH, TACTIC_NAMES_ZH
 from pages import _charts as charts
 from pages import _ui as ui
@@ -96,3 +97,11 @@ table = ui.records_for_display(rows)
 st.dataframe(table, use_container_width=True, hide_index=True, key="ov_records")
 ui.download_buttons(table, "借款人之声-明细", "ov_dl")
 ui.keywords_panel(f, drill, rows)
+
+with st.expander("月度摘要（可转发）"):
+    months = pd.period_range(end=pd.Timestamp(f.date_to or pd.Timestamp.today()), periods=12,
+                             freq="M")[::-1]
+    month = st.selectbox("月份", list(months), key="ov_month", format_func=lambda m: f"{m:%Y年%m月}")
+    st.download_button("下载月度摘要 (HTML)",
+                       monthly_summary_html(ui.store(), month.to_timestamp().date(), f),
+                       f"借款人之声-{month}-月度摘要.html", "text/html", key="ov_report")

@@ -78,6 +78,15 @@ def test_product_filter_changes_the_numbers():
     assert 0 < after < before
 
 
+def test_filters_are_kept_across_pages():
+    at = _open(PAGES[0])
+    at.multiselect(key="flt_products").set_value(["企业经营贷"]).run()
+    at.switch_page(PAGES[1])
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="flt_products").value == ["企业经营贷"]
+
+
 def test_review_overrides_model_labels_in_the_charts():
     from data import reviews
     from data.queries import Filters, records

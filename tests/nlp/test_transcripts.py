@@ -167,6 +167,19 @@ def test_jsonl_invalid_json_and_duplicates(tmp_path: Path) -> None:
         read_transcripts(path)
 
 
+def test_json_array(tmp_path: Path) -> None:
+    path = tmp_path / "calls.json"
+    path.write_text(json.dumps([_call("c1"), _call("c2")], ensure_ascii=False), "utf-8")
+    calls, _ = read_transcripts(path)
+    assert calls["call_id"].tolist() == ["c1", "c2"]
+    bad = _call("c3")
+    bad["turns"][1]["speaker"] = "路人"
+    path.write_text(json.dumps([_call("c1"), bad], ensure_ascii=False), "utf-8")
+    with pytest.raises(TranscriptError, match=r"item 2, column turns\[1\]\.speaker") as info:
+        read_transcripts(path)
+    assert "第2条" in str(info.value)
+
+
 def test_missing_file_and_unsupported_type(tmp_path: Path) -> None:
     with pytest.raises(TranscriptError, match="not found"):
         read_transcripts(tmp_path / "nope.jsonl")

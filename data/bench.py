@@ -1,0 +1,96 @@
+"""Dashboard query benchmark: p50/p95 of the overview's queries at N stored responses.
+
+    python -m data.bench --rows 100000 [--rows 1000000]
+
+Builds a throw-away DuckDB file by replicating the scored demo responses (new ids, dates
+spread over the year), then times every query the overview page runs, cold and warm, plus a
+filter change. Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from data import queries
+from data.queries import Filters
+from data.store import open_store
+
+
+def build(path: Path, rows: int) -> None:
+    """A store with ``rows`` responses, copied from the lexicon-scored demo."""
+    from data.demo_loader import ensure_demo
+
+    store = open_store(path)
+    ensure_demo(store, model="lexicon")
+    base = store.scalar("SELECT count(*) FROM responses")
+    copies = max(0, rows // base - 1)
+    with store.transaction() as cur:
+        for i in range(copies):
+            cur.execute(
+                """INSERT INTO responses SELECT response_id || '-' || ?, batch_id, respondent_id,
+                   submitted_at - INTERVAL (? % 30) DAY, product, region, overdue_bucket, channel,
+                   csat, nps, text FROM responses WHERE response_id NOT LIKE '%-%-%-%'""",
+                [i, i])
+            cur.execute(
+                """INSERT INTO scores SELECT target_kind, target_id || '-' || ?, batch_id,
+                   model_id, sentiment, sentiment_score, confidence, aspects, emotions,
+                   complaint, complaint_reasons, requests FROM scores
+                   WHERE target_kind = 'response' AND target_id NOT LIKE '%-%-%-%'""", [i])
+            cur.execute(
+                """INSERT INTO aspects SELECT target_kind, target_id || '-' || ?, batch_id, tactic,
+                   polarity FROM aspects WHERE target_kind = 'response'
+                   AND target_id NOT LIKE '%-%-%-%'""", [i])
+
+
+OVERVIEW = [
+    ("kpis", {}), ("sentiment_by_tactic", {}), ("trend", {"freq": "month"}),
+    ("breakdown", {"dim": "product"}), ("emotions_by_tactic", {}), ("plan_outcomes", {}),
+    ("violation_outcomes", {}), ("csat_by_tactic", {}),
+    ("records", {"tactic": "third_party_contact", "polarity": "negative"}),
+]
+
+
+def time_page(store, f: Filters) -> dict[str, float]:
+    out = {}
+    for name, kw in OVERVIEW:
+        t0 = time.perf_counter()
+        getattr(queries, name)(store, f, **kw)
+        out[name] = time.perf_counter() - t0
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m data.bench")
+    ap.add_argument("--rows", type=int, action="append", default=None)
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args(argv)
+    print("| rows | query | p50 ms | p95 ms |\n|---:|---|---:|---:|")
+    for rows in args.rows or [100_000]:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "bench.duckdb"
+            build(path, rows)
+            store = open_store(path)
+            n = store.scalar("SELECT count(*) FROM responses")
+            base = Filters()
+            changed = Filters(products=("企业经营贷",), buckets=("M3+",))
+            runs = [time_page(store, base) for _ in range(args.repeat)]
+            totals = [sum(r.values()) for r in runs]
+            for name, _ in OVERVIEW:
+                xs = sorted(r[name] for r in runs)
+                print(f"| {n:,} | {name} | {statistics.median(xs) * 1e3:.0f} | "
+                      f"{xs[int(0.95 * (len(xs) - 1))] * 1e3:.0f} |")
+            change = sorted(sum(time_page(store, changed).values()) for _ in range(args.repeat))
+            print(f"| {n:,} | **whole overview page** | {statistics.median(totals) * 1e3:.0f} | "
+                  f"{sorted(totals)[int(0.95 * (len(totals) - 1))] * 1e3:.0f} |")
+            print(f"| {n:,} | **filter change (product+bucket)** | "
+                  f"{statistics.median(change) * 1e3:.0f} | "
+                  f"{change[int(0.95 * (len(change) - 1))] * 1e3:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
