@@ -451,7 +451,8 @@ def validate_survey(
     col = mapping.get("overdue_bucket")
     if col:
         raw = df[col].map(lambda v: None if v is None else clean_text(v).lower())
-        out["overdue_bucket"] = raw.map(lambda v: _BUCKETS.get(v, v.upper()) if v else None)
+        out["overdue_bucket"] = raw.map(  # pandas may turn the None cells into NaN here
+            lambda v: _BUCKETS.get(v, v.upper()) if isinstance(v, str) and v else None)
     else:
         out["overdue_bucket"] = None
     col = mapping.get("submitted_at")

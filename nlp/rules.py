@@ -8,7 +8,8 @@ them clause by clause with the checks they share:
   turns a tactic mention into "absence of the tactic";
 * a threat frame (说要 / 扬言 / 不还就 + 上门 / 爆通讯录) makes the act a threat, not a report;
 * a hypothetical (如果 / 要是 ...) cancels a misconduct report but not an intent to complain;
-* a suggestion (希望 / 建议 / 能不能 ...) keeps the tactic it mentions neutral.
+* a suggestion (希望 / 建议 / 能不能 ...) keeps the tactic it mentions neutral;
+* a request cue right after a report of something done (帮我申请, 搞明白了) is no request.
 
 Aspect polarity is the polarity of the clause(s) mentioning the tactic, from the
 ``clause_polarity`` callable (the lexicon model by default; the pipeline may pass a
@@ -38,6 +39,8 @@ _ABSENCE_SCORE = 0.6  # polarity of "the bad tactic did not happen" in a text wi
 _MISCONDUCT_SCORE = -0.6  # a clause that reports misconduct is at least this negative
 _NEG_WINDOW = 4  # max characters between a negator and the cue it negates
 _FRAME_WINDOW = 6  # max characters between a threat frame and the threatened act
+_DONE_WINDOW = 6  # characters before a request cue searched for {REQUEST_DONE} (帮我申请)
+_AGAIN = ("再", "老", "总", "一直", "又", "天天")  # 别再 / 别老是 ...: it already happened
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class _Cues:
     threat_strong: re.Pattern[str]
     conditional: re.Pattern[str]
     suggestion: re.Pattern[str]
+    request_done: re.Pattern[str]
 
 
 _lock = threading.Lock()
@@ -124,6 +128,7 @@ def load_cues() -> _Cues:
                     ),
                     conditional=compile_pattern("{CONDITIONAL}"),
                     suggestion=compile_pattern("{SUGGESTION}"),
+                    request_done=compile_pattern("{REQUEST_DONE}"),
                 )
     return _cues
 
@@ -144,7 +149,8 @@ def _negated(
     Args:
         imperative: whether 别 / 不要 count as negation (yes for emotions and complaints,
             no for tactic mentions: 别骚扰我家人 still talks about the family).
-        again_is_report: 别再 / 不要再 means it already happened, so it is not a negation.
+        again_is_report: 别再 / 不要再 / 别老是 means it already happened, so it is not a
+            negation.
     """
     window_start = max(0, start - _NEG_WINDOW - 4)
     for match in cues.negator.finditer(clause, window_start, start):
@@ -155,7 +161,7 @@ def _negated(
         if cues.imperative.fullmatch(match.group(0)):
             if not imperative:
                 continue
-            if again_is_report and clause.startswith("再", match.end()):
+            if again_is_report and clause.startswith(_AGAIN, match.end()):
                 continue
         return True
     return False
@@ -229,9 +235,16 @@ def _clause_facts(cues: _Cues, clause: str) -> _ClauseFacts:
 
     requests = set()
     for cue in cues.requests:
-        match, _ = _first_match(cue, cues, clause, imperative=False)
-        if match is not None:
+        if cue.label in requests:
+            continue
+        for match in cue.pattern.finditer(clause):
+            start = match.start()
+            if _negated(cues, clause, start, imperative=False):
+                continue
+            if cues.request_done.search(clause[max(0, start - _DONE_WINDOW) : start]):
+                continue  # 帮我申请减免, 搞明白了罚息怎么算: done, not asked for
             requests.add(cue.label)
+            break
 
     return _ClauseFacts(
         tactics=tactics,

@@ -236,6 +236,8 @@ def files() -> dict[str, bytes]:
         "emoji_only.csv": utf8(csv_text("回答内容,地区", ["😀😀😀,广东", "👍,北京", "😡🤬,上海"])),
         "whitespace_texts.csv": utf8(csv_text("回答内容,地区", [
             "   ,广东", "\u3000\u3000,北京", "态度很好,上海"])),
+        "empty_optional_cells.csv": utf8(csv_text(HEADER, [
+            ROWS[0], "还可以,,,,,,", "太过分了,2026-05-03,,,消费贷,,m3"])),
         "all_texts_empty.csv": utf8(csv_text("回答内容,地区", [" ,广东", ",北京"])),
         "html_script.csv": utf8(csv_text("回答内容,地区", [
             '"<script>alert(""x"")</script>催收太差",广东',

@@ -239,6 +239,14 @@ def test_empty_answers_are_skipped_with_a_warning(tmp_store) -> None:
     assert stored.to_dict("list") == {"text": ["很好", "太差"], "region": ["广东", "杭州"]}
 
 
+def test_partly_empty_optional_columns(tmp_store) -> None:
+    raw = csv_bytes(["回答内容,逾期阶段,产品,满意度", "很好,m3,信用卡,5", "一般,,,", "太差,M6,,1"])
+    ingest_survey_bytes(tmp_store, raw, "f.csv")
+    got = tmp_store.query("SELECT overdue_bucket, product, csat FROM responses ORDER BY response_id")
+    assert got["overdue_bucket"].tolist()[::2] == ["M3+", "M3+"]
+    assert got.iloc[1].isna().all()
+
+
 def test_only_empty_answers_is_an_error(tmp_store, db_tools) -> None:
     with pytest.raises(IngestError, match="没有可导入的非空回答"):
         ingest_survey_bytes(tmp_store, csv_bytes(["回答内容,地区", " ,广东"]), "f.csv")
