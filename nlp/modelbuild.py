@@ -93,9 +93,9 @@ def build_default_model(model_dir: Path, base_dir: Path | None = None, log=print
 
 def export_onnx(model, path: Path) -> None:
     """Export a sequence-classification model with dynamic batch and length axes."""
-    import torch
-
     import warnings
+
+    import torch
 
     model.config._attn_implementation = "eager"
     ids = torch.ones((2, 16), dtype=torch.long)

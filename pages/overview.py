@@ -30,7 +30,8 @@ cols[2].metric("负面占比", ui.fmt_pct(cur["negative_share"]), delta("negativ
                delta_color="inverse")
 cols[3].metric("投诉率", ui.fmt_pct(cur["complaint_rate"]), delta("complaint_rate"),
                delta_color="inverse")
-cols[4].metric("平均满意度", ui.fmt_num(cur["csat"], 2), help=f"基于 {ui.fmt_int(cur['csat_n'])} 份评分 (1-5)")
+cols[4].metric("平均满意度", ui.fmt_num(cur["csat"], 2),
+               help=f"基于 {ui.fmt_int(cur['csat_n'])} 份评分 (1-5)；平均 NPS {ui.fmt_num(cur['nps'], 1)}")
 cols[5].metric("希望被理解/灵活还款", ui.fmt_pct(cur["wants_flexibility"]),
                help=f"提出「{REQUEST_NAMES_ZH['understanding']}」或「{REQUEST_NAMES_ZH['flexible_plan']}」"
                f"诉求的回答占比，基数 {ui.fmt_int(cur['n'])} 条（行业文章称 >70%）")
@@ -94,7 +95,15 @@ else:
     st.caption("点击上方任一柱子或折线点，查看其背后的记录。下表为最新投诉。")
 rows = ui.q("records", f, **drill) if drill else ui.q("records", f, complaint_only=True, limit=200)
 table = ui.records_for_display(rows)
-st.dataframe(table, use_container_width=True, hide_index=True, key="ov_records")
+picked = st.dataframe(table, use_container_width=True, hide_index=True, key="ov_records",
+                      on_select="rerun", selection_mode="single-row")
+if picked and picked.selection.rows:
+    rec = rows.iloc[picked.selection.rows[0]]
+    with st.container(border=True):
+        st.markdown(f"**{rec['response_id']}** · {rec['product'] or ''} · {rec['region'] or ''}")
+        st.markdown(ui.highlighted_text(rec["text"]), unsafe_allow_html=True)
+        st.caption(f"情感 {SENTIMENT_NAMES_ZH.get(rec['sentiment'])}（置信度 {rec['confidence']:.0%}）"
+                   f" · 催收方式 {ui.zh_aspects(rec['aspects']) or '—'}")
 ui.download_buttons(table, "借款人之声-明细", "ov_dl")
 ui.keywords_panel(f, drill, rows)
 

@@ -19,8 +19,19 @@ TESTS = Path(__file__).resolve().parent
 DATA_LAYER = (TESTS / "data", TESTS / "test_bad_inputs.py")
 
 # Every table of the schema, in a fixed order, for before/after comparisons.
-TABLES = ("meta", "batches", "responses", "calls", "turns", "scores", "aspects", "call_analysis",
-          "reviews", "audit_log", "column_mappings")
+TABLES = (
+    "meta",
+    "batches",
+    "responses",
+    "calls",
+    "turns",
+    "scores",
+    "aspects",
+    "call_analysis",
+    "reviews",
+    "audit_log",
+    "column_mappings",
+)
 
 
 def _is_data_layer(path: Path) -> bool:
@@ -35,8 +46,11 @@ def lexicon_model(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _data_layer_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                    monkeypatch: pytest.MonkeyPatch) -> None:
+def _data_layer_env(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Lexicon model and a throwaway default database for data-layer tests only."""
     if not _is_data_layer(Path(str(request.node.path))):
         return
@@ -73,9 +87,11 @@ def table_contents(store) -> dict[str, list[tuple]]:
     """Every row of every table, sorted: equal dicts mean equal database content."""
     out = {}
     for table in TABLES:
-        frame = store.query(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
-        rows = [tuple(None if _missing(v) else str(v) for v in row)
-                for row in frame.itertuples(index=False)]
+        frame = store.query(f"SELECT * FROM {table}")
+        rows = [
+            tuple(None if _missing(v) else str(v) for v in row)
+            for row in frame.itertuples(index=False)
+        ]
         out[table] = sorted(rows, key=repr)
     return out
 
@@ -89,7 +105,7 @@ def _missing(value) -> bool:
 
 def row_counts(store) -> dict[str, int]:
     """Rows per table."""
-    return {t: int(store.scalar(f"SELECT count(*) FROM {t}")) for t in TABLES}  # noqa: S608
+    return {t: int(store.scalar(f"SELECT count(*) FROM {t}")) for t in TABLES}
 
 
 @pytest.fixture(scope="session")

@@ -22,13 +22,17 @@ CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 NOT_INPUTS = {"expected.csv", "make_files.py", "__pycache__"}
 EXPECTED = list(csv.DictReader((CORPUS / "expected.csv").open(encoding="utf-8")))
 
-SEED_SURVEY = ("回答内容,提交日期,满意度,地区\n"
-               "催收员态度很好，帮我申请了分期,2026-04-01,5,广东\n"
-               "天天打电话骚扰我家人，太过分了,2026-04-02,1,北京\n").encode()
-SEED_CALLS = ('{"call_id": "seed-c1", "borrower_id": "B9", "agent_id": "A9", '
-              '"started_at": "2026-04-03T09:00:00+08:00", "turns": ['
-              '{"speaker": "agent", "text": "您好，您的借款已逾期。"}, '
-              '{"speaker": "borrower", "text": "好的，我明天还。"}]}\n').encode()
+SEED_SURVEY = (
+    "回答内容,提交日期,满意度,地区\n"
+    "催收员态度很好，帮我申请了分期,2026-04-01,5,广东\n"
+    "天天打电话骚扰我家人，太过分了,2026-04-02,1,北京\n"
+).encode()
+SEED_CALLS = (
+    '{"call_id": "seed-c1", "borrower_id": "B9", "agent_id": "A9", '
+    '"started_at": "2026-04-03T09:00:00+08:00", "turns": ['
+    '{"speaker": "agent", "text": "您好，您的借款已逾期。"}, '
+    '{"speaker": "borrower", "text": "好的，我明天还。"}]}\n'
+).encode()
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +70,9 @@ def _outcome(error: bool, warnings: list[str]) -> str:
 
 
 @pytest.mark.parametrize("case", EXPECTED, ids=[row["file"] for row in EXPECTED])
-def test_cli_ingest(case: dict, seeded_db: Path, tmp_path: Path, db_tools,
-                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_ingest(
+    case: dict, seeded_db: Path, tmp_path: Path, db_tools, capsys: pytest.CaptureFixture[str]
+) -> None:
     from data.__main__ import main
 
     db = tmp_path / "cli.duckdb"
@@ -76,8 +81,7 @@ def test_cli_ingest(case: dict, seeded_db: Path, tmp_path: Path, db_tools,
         store = open_store(db)
         before = db_tools.contents(store)
         counts = db_tools.counts(store)
-        code = main(["ingest", str(CORPUS / case["file"]), "--kind", case["kind"],
-                     "--db", str(db)])
+        code = main(["ingest", str(CORPUS / case["file"]), "--kind", case["kind"], "--db", str(db)])
         out, err = capsys.readouterr()
         assert "Traceback" not in out + err
         assert code in (0, 2)

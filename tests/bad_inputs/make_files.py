@@ -25,7 +25,10 @@ ROWS = [
     "客服解释得很清楚，谢谢,2026-05-03,4,8,信用卡,上海,M1",
 ]
 TRADITIONAL_HEADER = "回答內容,提交日期,地區"
-TRADITIONAL_ROWS = ["催收員態度很好，給我分期了,2026-05-01,臺北", "天天打電話騷擾我家人,2026-05-02,高雄"]
+TRADITIONAL_ROWS = [
+    "催收員態度很好，給我分期了,2026-05-01,臺北",
+    "天天打電話騷擾我家人,2026-05-02,高雄",
+]
 FIXED_TIME = datetime(2026, 1, 1)
 
 
@@ -65,8 +68,9 @@ def _fixed_core_times(xml: bytes) -> bytes:
     import re
 
     stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    return re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + stamp + rb"\2",
-                  xml)
+    return re.sub(
+        rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + stamp + rb"\2", xml
+    )
 
 
 def _survey_sheet(ws, rows: list[list]) -> None:
@@ -78,8 +82,13 @@ def _survey_sheet(ws, rows: list[list]) -> None:
 def several_sheets(wb) -> None:
     ws = wb.active
     ws.title = "问卷"
-    _survey_sheet(ws, [["态度很好，谢谢", "2026-05-01", 5, "广东"],
-                       ["天天打电话骚扰我家人", "2026-05-02", 1, "北京"]])
+    _survey_sheet(
+        ws,
+        [
+            ["态度很好，谢谢", "2026-05-01", 5, "广东"],
+            ["天天打电话骚扰我家人", "2026-05-02", 1, "北京"],
+        ],
+    )
     notes = wb.create_sheet("说明")
     notes.append(["字段", "含义"])
     notes.append(["满意度", "1-5 分"])
@@ -89,9 +98,14 @@ def several_sheets(wb) -> None:
 
 def merged_cells(wb) -> None:
     ws = wb.active
-    _survey_sheet(ws, [["态度很好，谢谢", "2026-05-01", 5, "广东"],
-                       ["天天打电话骚扰我家人", "2026-05-02", 1, None],
-                       ["客服很耐心", "2026-05-03", 4, "北京"]])
+    _survey_sheet(
+        ws,
+        [
+            ["态度很好，谢谢", "2026-05-01", 5, "广东"],
+            ["天天打电话骚扰我家人", "2026-05-02", 1, None],
+            ["客服很耐心", "2026-05-03", 4, "北京"],
+        ],
+    )
     ws.merge_cells("D2:D3")  # 地区 merged over two rows: only D2 keeps its value
 
 
@@ -101,7 +115,7 @@ def formula_column(wb) -> None:
     ws.append(["态度很好，谢谢", 5, "=B2*2"])
     ws.append(["天天打电话骚扰我家人", 1, "=B3*2"])
     ws["D1"] = "备注"
-    ws["D2"] = "=HYPERLINK(\"http://example.com\")"
+    ws["D2"] = '=HYPERLINK("http://example.com")'
 
 
 def excel_serial_dates(wb) -> None:
@@ -142,12 +156,14 @@ def binary_junk() -> bytes:
 def parquet_survey() -> bytes:
     import pandas as pd
 
-    frame = pd.DataFrame({
-        "回答内容": ["态度很好，谢谢", "天天打电话骚扰我家人"],
-        "满意度": pd.array([5, 1], dtype="Int64"),
-        "提交日期": pd.to_datetime(["2026-05-01", "2026-05-02"]),
-        "地区": ["广东", None],
-    })
+    frame = pd.DataFrame(
+        {
+            "回答内容": ["态度很好，谢谢", "天天打电话骚扰我家人"],
+            "满意度": pd.array([5, 1], dtype="Int64"),
+            "提交日期": pd.to_datetime(["2026-05-01", "2026-05-02"]),
+            "地区": ["广东", None],
+        }
+    )
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     return buf.getvalue()
@@ -158,14 +174,24 @@ def jsonl(records: list) -> bytes:
 
 
 def _call(call_id: str, turns: list[tuple[str, str]]) -> dict:
-    return {"call_id": call_id, "borrower_id": "B1", "agent_id": "A1", "team": "M1组",
-            "started_at": "2026-05-06T10:12:00+08:00", "duration_s": 60,
-            "outcome": "promise_to_pay",
-            "turns": [{"speaker": s, "text": t} for s, t in turns]}
+    return {
+        "call_id": call_id,
+        "borrower_id": "B1",
+        "agent_id": "A1",
+        "team": "M1组",
+        "started_at": "2026-05-06T10:12:00+08:00",
+        "duration_s": 60,
+        "outcome": "promise_to_pay",
+        "turns": [{"speaker": s, "text": t} for s, t in turns],
+    }
 
 
-TURNS = [("agent", "您好，请问是张先生本人吗？"), ("borrower", "是我，什么事？"),
-         ("agent", "您的借款逾期五天了，可以给您申请分期。"), ("borrower", "好的，我今晚还。")]
+TURNS = [
+    ("agent", "您好，请问是张先生本人吗？"),
+    ("borrower", "是我，什么事？"),
+    ("agent", "您的借款逾期五天了，可以给您申请分期。"),
+    ("borrower", "好的，我今晚还。"),
+]
 
 
 def files() -> dict[str, bytes]:
@@ -178,30 +204,48 @@ def files() -> dict[str, bytes]:
         "header_only.csv": utf8(HEADER + "\n"),
         "header_blank_rows.csv": utf8(HEADER + "\n\n,,,,,,\n   \n"),
         # ---- delimiters, ragged rows, quotes
-        "semicolon.csv": utf8(csv_text(HEADER.replace(",", ";"), [r.replace(",", ";")
-                                                                 for r in ROWS])),
-        "tab_separated.tsv": utf8(csv_text(HEADER.replace(",", "\t"), [r.replace(",", "\t")
-                                                                      for r in ROWS])),
+        "semicolon.csv": utf8(
+            csv_text(HEADER.replace(",", ";"), [r.replace(",", ";") for r in ROWS])
+        ),
+        "tab_separated.tsv": utf8(
+            csv_text(HEADER.replace(",", "\t"), [r.replace(",", "\t") for r in ROWS])
+        ),
         "wrong_delimiter.csv": utf8(csv_text("回答内容,地区", ["态度很好;广东", "太过分了;北京"])),
-        "ragged_rows.csv": utf8(csv_text("回答内容,满意度,地区",
-                                         ["态度很好,5,广东", "", "太过分了,1,北京,多余"])),
-        "unclosed_quote.csv": utf8(csv_text("回答内容,地区",
-                                            ["态度很好,广东", '"天天打电话骚扰,北京', "客服很耐心,上海"])),
-        "fullwidth_commas.csv": utf8(csv_text("回答内容,地区", [
-            "催收员态度很好，给我分期了，谢谢，真的很感谢,广东",
-            "天天打电话，还打给我家人，太过分了，受不了,北京"])),
-        "crlf_blank_lines.csv": utf8(csv_text(HEADER, [ROWS[0], "", ROWS[1], "", ROWS[2]],
-                                              newline="\r\n")),
+        "ragged_rows.csv": utf8(
+            csv_text("回答内容,满意度,地区", ["态度很好,5,广东", "", "太过分了,1,北京,多余"])
+        ),
+        "unclosed_quote.csv": utf8(
+            csv_text("回答内容,地区", ["态度很好,广东", '"天天打电话骚扰,北京', "客服很耐心,上海"])
+        ),
+        "fullwidth_commas.csv": utf8(
+            csv_text(
+                "回答内容,地区",
+                [
+                    "催收员态度很好，给我分期了，谢谢，真的很感谢,广东",
+                    "天天打电话，还打给我家人，太过分了，受不了,北京",
+                ],
+            )
+        ),
+        "crlf_blank_lines.csv": utf8(
+            csv_text(HEADER, [ROWS[0], "", ROWS[1], "", ROWS[2]], newline="\r\n")
+        ),
         "duplicate_header.csv": utf8(csv_text("回答内容,地区,地区", ["态度很好,广东,北京"])),
         # ---- encodings
         "utf8.csv": utf8(csv_text(HEADER, ROWS)),
         "utf8_bom.csv": b"\xef\xbb\xbf" + utf8(csv_text(HEADER, ROWS)),
         "gbk.csv": csv_text(HEADER, ROWS).encode("gbk"),
-        "gb18030.csv": csv_text(HEADER, [*ROWS, "生僻字䶮和𠮷，还有表情😀,2026-05-04,3,5,信用卡,广东,M1"]
-                                ).encode("gb18030"),
+        "gb18030.csv": csv_text(
+            HEADER, [*ROWS, "生僻字䶮和𠮷，还有表情😀,2026-05-04,3,5,信用卡,广东,M1"]
+        ).encode("gb18030"),
         "big5.csv": csv_text(TRADITIONAL_HEADER, TRADITIONAL_ROWS).encode("big5"),
-        "utf16.csv": "\ufeff".encode("utf-16-le").join([b"", csv_text(
-            "回答内容\t地区", ["态度很好\t广东", "太过分了\t北京"]).encode("utf-16-le")]),
+        "utf16.csv": "\ufeff".encode("utf-16-le").join(
+            [
+                b"",
+                csv_text("回答内容\t地区", ["态度很好\t广东", "太过分了\t北京"]).encode(
+                    "utf-16-le"
+                ),
+            ]
+        ),
         "mixed_encoding.csv": mixed_encoding(),
         "binary_junk.csv": binary_junk(),
         "not_a_table.pdf": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< >>\nendobj\n",
@@ -214,47 +258,85 @@ def files() -> dict[str, bytes]:
         "excel_blank_rows_bad_csat.xlsx": _xlsx_bytes(excel_blank_rows_bad_csat),
         "empty_sheet.xlsx": _xlsx_bytes(empty_sheet),
         # ---- dates
-        "date_formats.csv": utf8(csv_text("回答内容,提交日期", [
-            "态度很好,2026-05-01", "还可以,2026/5/2", "一般,2026年5月3日",
-            "太过分了,2026-05-04T10:00:00+08:00", "骚扰家人,2026-05-05T02:00:00Z",
-            "很耐心,2026-05-06 09:30:00"])),
-        "bad_date.csv": utf8(csv_text("回答内容,提交日期", ["态度很好,2026-05-01",
-                                                      "太过分了,2026-02-30"])),
+        "date_formats.csv": utf8(
+            csv_text(
+                "回答内容,提交日期",
+                [
+                    "态度很好,2026-05-01",
+                    "还可以,2026/5/2",
+                    "一般,2026年5月3日",
+                    "太过分了,2026-05-04T10:00:00+08:00",
+                    "骚扰家人,2026-05-05T02:00:00Z",
+                    "很耐心,2026-05-06 09:30:00",
+                ],
+            )
+        ),
+        "bad_date.csv": utf8(
+            csv_text("回答内容,提交日期", ["态度很好,2026-05-01", "太过分了,2026-02-30"])
+        ),
         "date_out_of_range.csv": utf8(csv_text("回答内容,提交日期", ["态度很好,9999-12-31"])),
         # ---- numbers
         "bad_csat.csv": utf8(csv_text("回答内容,满意度", ["态度很好,5", "太过分了,六"])),
         "nps_11.csv": utf8(csv_text("回答内容,推荐度", ["态度很好,11", "太过分了,0"])),
         "thousands_in_score.csv": utf8(csv_text("回答内容,满意度", ['态度很好,"1,000"'])),
-        "thousands_other_column.csv": utf8(csv_text("回答内容,欠款金额,满意度", [
-            '态度很好,"12,345",5', '太过分了,"1,234,567.50",1'])),
+        "thousands_other_column.csv": utf8(
+            csv_text(
+                "回答内容,欠款金额,满意度", ['态度很好,"12,345",5', '太过分了,"1,234,567.50",1']
+            )
+        ),
         # ---- ids and texts
-        "duplicate_ids.csv": utf8(csv_text("受访者ID,回答内容", [
-            "R001,态度很好", "R001,第二次回访：还是很好", "R002,太过分了"])),
+        "duplicate_ids.csv": utf8(
+            csv_text(
+                "受访者ID,回答内容", ["R001,态度很好", "R001,第二次回访：还是很好", "R002,太过分了"]
+            )
+        ),
         "long_text_100k.csv": utf8(csv_text("回答内容,地区", [f"{long_text},广东", "很好,北京"])),
-        "null_bytes.csv": utf8(csv_text("回答内容,地区", ["态度\x00很好,广东", "太过分了\x00,北京",
-                                                     "客服很耐心，解释了还款计划,上海"])),
+        "null_bytes.csv": utf8(
+            csv_text(
+                "回答内容,地区",
+                ["态度\x00很好,广东", "太过分了\x00,北京", "客服很耐心，解释了还款计划,上海"],
+            )
+        ),
         "emoji_only.csv": utf8(csv_text("回答内容,地区", ["😀😀😀,广东", "👍,北京", "😡🤬,上海"])),
-        "whitespace_texts.csv": utf8(csv_text("回答内容,地区", [
-            "   ,广东", "\u3000\u3000,北京", "态度很好,上海"])),
-        "empty_optional_cells.csv": utf8(csv_text(HEADER, [
-            ROWS[0], "还可以,,,,,,", "太过分了,2026-05-03,,,消费贷,,m3"])),
+        "whitespace_texts.csv": utf8(
+            csv_text("回答内容,地区", ["   ,广东", "\u3000\u3000,北京", "态度很好,上海"])
+        ),
+        "empty_optional_cells.csv": utf8(
+            csv_text(HEADER, [ROWS[0], "还可以,,,,,,", "太过分了,2026-05-03,,,消费贷,,m3"])
+        ),
         "all_texts_empty.csv": utf8(csv_text("回答内容,地区", [" ,广东", ",北京"])),
-        "html_script.csv": utf8(csv_text("回答内容,地区", [
-            '"<script>alert(""x"")</script>催收太差",广东',
-            "<b>加粗</b><img src=x onerror=alert(1)>,北京"])),
-        "formula_cells.csv": utf8(csv_text("回答内容,地区", [
-            "=HYPERLINK(\"http://x\"),广东", "+86 138 0000 0000 一直打,北京",
-            "-还款计划不错,上海", "@客服 态度很好,深圳"])),
+        "html_script.csv": utf8(
+            csv_text(
+                "回答内容,地区",
+                [
+                    '"<script>alert(""x"")</script>催收太差",广东',
+                    "<b>加粗</b><img src=x onerror=alert(1)>,北京",
+                ],
+            )
+        ),
+        "formula_cells.csv": utf8(
+            csv_text(
+                "回答内容,地区",
+                [
+                    '=HYPERLINK("http://x"),广东',
+                    "+86 138 0000 0000 一直打,北京",
+                    "-还款计划不错,上海",
+                    "@客服 态度很好,深圳",
+                ],
+            )
+        ),
         # ---- JSON and Parquet surveys
-        "survey_missing_keys.jsonl": jsonl([{"text": "态度很好", "地区": "广东"},
-                                            {"text": "太过分了"}, {"地区": "上海"}]),
+        "survey_missing_keys.jsonl": jsonl(
+            [{"text": "态度很好", "地区": "广东"}, {"text": "太过分了"}, {"地区": "上海"}]
+        ),
         "survey_bad_line.jsonl": b'{"text": "ok"}\n{"text": "broken\n',
         "lone_surrogate.jsonl": utf8('{"text": "\\ud800态度很好", "地区": "广东"}\n'),
         "survey.parquet": parquet_survey(),
         # ---- call transcripts (--kind calls)
         "transcript_ok.jsonl": jsonl([_call("bi-c1", TURNS), _call("bi-c2", TURNS[:2])]),
-        "transcript_unknown_speaker.jsonl": jsonl([
-            _call("bi-c3", TURNS), _call("bi-c4", [("agent", "您好"), ("王五", "我是他朋友")])]),
+        "transcript_unknown_speaker.jsonl": jsonl(
+            [_call("bi-c3", TURNS), _call("bi-c4", [("agent", "您好"), ("王五", "我是他朋友")])]
+        ),
         "transcript_no_turns.jsonl": jsonl([_call("bi-c5", [])]),
         "transcript_bad_json.jsonl": jsonl([_call("bi-c6", TURNS)]) + b'{"call_id": "bi-c7", \n',
     }

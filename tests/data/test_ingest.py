@@ -24,8 +24,11 @@ from data.ingest import (
 )
 
 HEADER = "回答内容,提交日期,满意度,产品,地区,逾期阶段"
-SIMPLIFIED = [HEADER, "催收员态度很好，帮我申请了分期,2026-05-01,5,信用卡,广东,M1",
-              "天天打电话骚扰我家人，太过分了,2026-05-02,1,消费贷,北京,M2"]
+SIMPLIFIED = [
+    HEADER,
+    "催收员态度很好，帮我申请了分期,2026-05-01,5,信用卡,广东,M1",
+    "天天打电话骚扰我家人，太过分了,2026-05-02,1,消费贷,北京,M2",
+]
 TRADITIONAL = ["回答內容,地區", "催收員態度很好，給我分期了,臺北", "天天打電話騷擾我家人,高雄"]
 
 
@@ -51,11 +54,18 @@ def validate(raw: bytes, name: str = "f.csv"):
 
 
 # --------------------------------------------------------------------------- encodings
-@pytest.mark.parametrize(("encoding", "lines"), [
-    ("utf-8", SIMPLIFIED), ("utf-8-sig", SIMPLIFIED), ("gbk", SIMPLIFIED),
-    ("gb18030", [*SIMPLIFIED, "生僻字䶮、𠮷和表情😀,2026-05-03,3,信用卡,广东,M1"]),
-    ("utf-8", TRADITIONAL), ("gbk", TRADITIONAL), ("big5", TRADITIONAL),
-])
+@pytest.mark.parametrize(
+    ("encoding", "lines"),
+    [
+        ("utf-8", SIMPLIFIED),
+        ("utf-8-sig", SIMPLIFIED),
+        ("gbk", SIMPLIFIED),
+        ("gb18030", [*SIMPLIFIED, "生僻字䶮、𠮷和表情😀,2026-05-03,3,信用卡,广东,M1"]),
+        ("utf-8", TRADITIONAL),
+        ("gbk", TRADITIONAL),
+        ("big5", TRADITIONAL),
+    ],
+)
 def test_encodings_are_read_exactly(encoding: str, lines: list[str]) -> None:
     df = read_table(csv_bytes(lines, encoding), "f.csv")
     header = lines[0].split(",")
@@ -70,8 +80,10 @@ def test_big5_is_not_taken_for_gb18030() -> None:
 
 
 def test_a_utf8_file_with_one_foreign_line_is_rejected_naming_the_line() -> None:
-    raw = b"\n".join(line.encode("gbk" if i == 2 else "utf-8") for i, line in
-                     enumerate(SIMPLIFIED + ["客服很耐心,2026-05-03,4,信用卡,上海,M1"]))
+    raw = b"\n".join(
+        line.encode("gbk" if i == 2 else "utf-8")
+        for i, line in enumerate([*SIMPLIFIED, "客服很耐心,2026-05-03,4,信用卡,上海,M1"])
+    )
     with pytest.raises(IngestError, match="第 3 行") as info:
         read_table(raw, "f.csv")
     assert info.value.problems[0].row == 3
@@ -103,7 +115,7 @@ def test_other_delimiters_are_sniffed(delimiter: str) -> None:
 
 def test_row_numbers_are_file_lines_even_after_blank_lines() -> None:
     raw = csv_bytes(["回答内容,满意度", "", "很好,5", "", "", "一般,六"])
-    clean, problems = validate(raw)
+    _, problems = validate(raw)
     errors = [p for p in problems if p.severity == "error"]
     assert [(p.row, p.column) for p in errors] == [(6, "满意度")]
     assert str(errors[0]).startswith("第 6 行，列「满意度」")
@@ -123,10 +135,15 @@ def test_ragged_rows_and_unclosed_quotes_name_the_line() -> None:
         read_table(csv_bytes(["回答内容,地区", "很好,广东", '"太差,北京', "一般,上海"]), "f.csv")
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    (b"", "空"), (b" \n\n\t\n", "空"), (csv_bytes([HEADER]), "只有表头"),
-    (csv_bytes(["回答内容,地区,地区", "a,b,c"]), "重复列名"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "空"),
+        (b" \n\n\t\n", "空"),
+        (csv_bytes([HEADER]), "只有表头"),
+        (csv_bytes(["回答内容,地区,地区", "a,b,c"]), "重复列名"),
+    ],
+)
 def test_unusable_files_are_rejected(raw: bytes, message: str) -> None:
     with pytest.raises(IngestError, match=message):
         read_table(raw, "f.csv")
@@ -139,10 +156,12 @@ def test_unknown_extension_is_rejected() -> None:
 
 # --------------------------------------------------------------------------- XLSX
 def test_xlsx_first_sheet_by_default_and_a_named_sheet() -> None:
-    raw = xlsx_bytes({
-        "问卷": [["回答内容", "满意度"], ["态度很好", 5], ["太过分了", 1]],
-        "五月": [["回答内容", "提交日期"], ["五月的回答", datetime(2026, 5, 20, 9, 30)]],
-    })
+    raw = xlsx_bytes(
+        {
+            "问卷": [["回答内容", "满意度"], ["态度很好", 5], ["太过分了", 1]],
+            "五月": [["回答内容", "提交日期"], ["五月的回答", datetime(2026, 5, 20, 9, 30)]],
+        }
+    )
     assert excel_sheets(raw) == ["问卷", "五月"]
     first = read_table(raw, "f.xlsx")
     assert first.to_dict("list") == {"回答内容": ["态度很好", "太过分了"], "满意度": ["5", "1"]}
@@ -154,40 +173,80 @@ def test_xlsx_first_sheet_by_default_and_a_named_sheet() -> None:
 
 
 def test_xlsx_serial_dates_and_sheet_row_numbers() -> None:
-    raw = xlsx_bytes({"s": [["回答内容", "提交日期", "满意度"], ["很好", 46143, 5], [],
-                            ["一般", 46144.5, 4], ["太差", "2026-05-03", "六"]]})
+    raw = xlsx_bytes(
+        {
+            "s": [
+                ["回答内容", "提交日期", "满意度"],
+                ["很好", 46143, 5],
+                [],
+                ["一般", 46144.5, 4],
+                ["太差", "2026-05-03", "六"],
+            ]
+        }
+    )
     clean, problems = validate(raw, "f.xlsx")
     assert [(p.row, p.column) for p in problems] == [(5, "满意度")]
-    assert clean["submitted_at"].tolist()[:2] == [pd.Timestamp("2026-05-01"),
-                                                  pd.Timestamp("2026-05-02 12:00")]
+    assert clean["submitted_at"].tolist()[:2] == [
+        pd.Timestamp("2026-05-01"),
+        pd.Timestamp("2026-05-02 12:00"),
+    ]
 
 
 # --------------------------------------------------------------------------- mapping
 def test_guess_mapping_for_typical_chinese_headers() -> None:
     columns = ["回答内容", "提交日期", "满意度", "产品", "地区", "逾期阶段"]
-    assert guess_mapping(columns) == {"text": "回答内容", "submitted_at": "提交日期",
-                                      "csat": "满意度", "product": "产品", "region": "地区",
-                                      "overdue_bucket": "逾期阶段"}
+    assert guess_mapping(columns) == {
+        "text": "回答内容",
+        "submitted_at": "提交日期",
+        "csat": "满意度",
+        "product": "产品",
+        "region": "地区",
+        "overdue_bucket": "逾期阶段",
+    }
 
 
 def test_guess_mapping_for_the_full_template_and_english_headers() -> None:
-    template = ["受访者ID", "回答文本", "提交日期", "产品", "地区", "逾期阶段", "催收渠道",
-                "满意度(1-5)", "推荐度(0-10)"]
+    template = [
+        "受访者ID",
+        "回答文本",
+        "提交日期",
+        "产品",
+        "地区",
+        "逾期阶段",
+        "催收渠道",
+        "满意度(1-5)",
+        "推荐度(0-10)",
+    ]
     assert guess_mapping(template) == {
-        "respondent_id": "受访者ID", "text": "回答文本", "submitted_at": "提交日期",
-        "product": "产品", "region": "地区", "overdue_bucket": "逾期阶段", "channel": "催收渠道",
-        "csat": "满意度(1-5)", "nps": "推荐度(0-10)"}
+        "respondent_id": "受访者ID",
+        "text": "回答文本",
+        "submitted_at": "提交日期",
+        "product": "产品",
+        "region": "地区",
+        "overdue_bucket": "逾期阶段",
+        "channel": "催收渠道",
+        "csat": "满意度(1-5)",
+        "nps": "推荐度(0-10)",
+    }
     assert guess_mapping(["user_id", "comment", "date", "NPS"]) == {
-        "respondent_id": "user_id", "text": "comment", "submitted_at": "date", "nps": "NPS"}
+        "respondent_id": "user_id",
+        "text": "comment",
+        "submitted_at": "date",
+        "nps": "NPS",
+    }
 
 
 # --------------------------------------------------------------------------- validation
 def test_validation_names_row_and_column_for_each_bad_cell(tmp_store, db_tools) -> None:
-    raw = csv_bytes(["回答内容,满意度,推荐度,提交日期",
-                     "很好,5,9,2026-05-01",
-                     "一般,六,5,2026-05-02",
-                     "还行,4,11,2026-05-03",
-                     "太差,1,0,2026-02-30"])
+    raw = csv_bytes(
+        [
+            "回答内容,满意度,推荐度,提交日期",
+            "很好,5,9,2026-05-01",
+            "一般,六,5,2026-05-02",
+            "还行,4,11,2026-05-03",
+            "太差,1,0,2026-02-30",
+        ]
+    )
     before = db_tools.contents(tmp_store)
     with pytest.raises(IngestError) as info:
         ingest_survey_bytes(tmp_store, raw, "bad.csv")
@@ -198,25 +257,40 @@ def test_validation_names_row_and_column_for_each_bad_cell(tmp_store, db_tools) 
     assert db_tools.contents(tmp_store) == before  # the whole file is rejected
 
 
-@pytest.mark.parametrize(("value", "ok"), [
-    ("5", True), ("1", True), (" 3 ", True), ("4.0", True), ("0", False), ("6", False),
-    ("4.5", False), ("六", False), ("1,000", False), ("abc", False), ("inf", False),
-])
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("5", True),
+        ("1", True),
+        (" 3 ", True),
+        ("4.0", True),
+        ("0", False),
+        ("6", False),
+        ("4.5", False),
+        ("六", False),
+        ("1,000", False),
+        ("abc", False),
+        ("inf", False),
+    ],
+)
 def test_csat_values(value: str, ok: bool) -> None:
     _, problems = validate(csv_bytes(["回答内容,满意度", f'很好,"{value}"']))
     assert (not problems) == ok, problems
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("2026-05-01", "2026-05-01 00:00"),
-    ("2026/5/2", "2026-05-02 00:00"),
-    ("2026年5月3日", "2026-05-03 00:00"),
-    ("2026-05-04 09:30:00", "2026-05-04 09:30"),
-    ("2026-05-05T10:00:00+08:00", "2026-05-05 10:00"),
-    ("2026-05-06T02:00:00Z", "2026-05-06 10:00"),  # UTC -> Asia/Shanghai
-    ("2026-05-07T00:00:00-05:00", "2026-05-07 13:00"),
-    ("46143", "2026-05-01 00:00"),  # Excel serial
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-05-01", "2026-05-01 00:00"),
+        ("2026/5/2", "2026-05-02 00:00"),
+        ("2026年5月3日", "2026-05-03 00:00"),
+        ("2026-05-04 09:30:00", "2026-05-04 09:30"),
+        ("2026-05-05T10:00:00+08:00", "2026-05-05 10:00"),
+        ("2026-05-06T02:00:00Z", "2026-05-06 10:00"),  # UTC -> Asia/Shanghai
+        ("2026-05-07T00:00:00-05:00", "2026-05-07 13:00"),
+        ("46143", "2026-05-01 00:00"),  # Excel serial
+    ],
+)
 def test_date_formats_and_time_zones(value: str, expected: str) -> None:
     clean, problems = validate(csv_bytes(["回答内容,提交日期", f"很好,{value}"]))
     assert problems == []
@@ -234,7 +308,10 @@ def test_empty_answers_are_skipped_with_a_warning(tmp_store) -> None:
     result = ingest_survey_bytes(tmp_store, raw, "f.csv")
     assert result.rows == 2
     assert [(w.row, w.column, w.severity) for w in result.warnings] == [
-        (3, "回答内容", "warning"), (4, "回答内容", "warning"), (5, "回答内容", "warning")]
+        (3, "回答内容", "warning"),
+        (4, "回答内容", "warning"),
+        (5, "回答内容", "warning"),
+    ]
     stored = tmp_store.query("SELECT text, region FROM responses ORDER BY response_id")
     assert stored.to_dict("list") == {"text": ["很好", "太差"], "region": ["广东", "杭州"]}
 
@@ -242,7 +319,9 @@ def test_empty_answers_are_skipped_with_a_warning(tmp_store) -> None:
 def test_partly_empty_optional_columns(tmp_store) -> None:
     raw = csv_bytes(["回答内容,逾期阶段,产品,满意度", "很好,m3,信用卡,5", "一般,,,", "太差,M6,,1"])
     ingest_survey_bytes(tmp_store, raw, "f.csv")
-    got = tmp_store.query("SELECT overdue_bucket, product, csat FROM responses ORDER BY response_id")
+    got = tmp_store.query(
+        "SELECT overdue_bucket, product, csat FROM responses ORDER BY response_id"
+    )
     assert got["overdue_bucket"].tolist()[::2] == ["M3+", "M3+"]
     assert got.iloc[1].isna().all()
 
@@ -254,8 +333,10 @@ def test_only_empty_answers_is_an_error(tmp_store, db_tools) -> None:
 
 
 def test_missing_values_in_jsonl_and_parquet_are_none_not_nan(tmp_store) -> None:
-    raw = "\n".join(json.dumps(r, ensure_ascii=False) for r in [
-        {"text": "很好", "地区": "广东"}, {"text": "太差"}, {"地区": "上海"}]).encode()
+    raw = "\n".join(
+        json.dumps(r, ensure_ascii=False)
+        for r in [{"text": "很好", "地区": "广东"}, {"text": "太差"}, {"地区": "上海"}]
+    ).encode()
     result = ingest_survey_bytes(tmp_store, raw, "f.jsonl")
     assert result.rows == 2 and [w.row for w in result.warnings] == [3]
     buf = io.BytesIO()
@@ -282,25 +363,36 @@ def test_max_rows_and_text_column_option(tmp_store) -> None:
     assert sorted(tmp_store.query("SELECT text FROM responses")["text"]) == ["太过分了", "态度很好"]
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("=1+1", "'=1+1"), ("+86 138", "'+86 138"), ("-3", "'-3"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("\t=x", "'\t=x"), ("很好", "很好"), ("a=b", "a=b"), (5, 5), (None, None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+86 138", "'+86 138"),
+        ("-3", "'-3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=x", "'\t=x"),
+        ("很好", "很好"),
+        ("a=b", "a=b"),
+        (5, 5),
+        (None, None),
+    ],
+)
 def test_neutralise_formula(value, expected) -> None:
     assert neutralise_formula(value) == expected
 
 
 def test_formula_like_answers_are_stored_verbatim(tmp_store) -> None:
-    texts = ["=HYPERLINK(\"x\")", "+86 一直打", "-还款计划不错", "@客服 很好"]
+    texts = ['=HYPERLINK("x")', "+86 一直打", "-还款计划不错", "@客服 很好"]
     ingest_survey_bytes(tmp_store, csv_bytes(["回答内容", *texts]), "f.csv")
     assert sorted(tmp_store.query("SELECT text FROM responses")["text"]) == sorted(texts)
 
 
 # --------------------------------------------------------------------------- properties
-CELL = st.text(alphabet=st.sampled_from(list("ab好差，,;\t|\"' \n\r\x00=-+@0123456789六.年月日/:")
-                                        + ["😀", "\u3000", "\ufeff"]), max_size=12)
-NAMES = st.sampled_from(["f.csv", "f.tsv", "f.txt", "f.jsonl", "f.json", "f.xlsx",
-                         "f.parquet", "f"])
+CHARS = [*"ab好差，,;\t|\"' \n\r\x00=-+@0123456789六.年月日/:", "😀", "\u3000", "\ufeff"]
+CELL = st.text(alphabet=st.sampled_from(CHARS), max_size=12)
+NAMES = st.sampled_from(
+    ["f.csv", "f.tsv", "f.txt", "f.jsonl", "f.json", "f.xlsx", "f.parquet", "f"]
+)
 SHAPE = st.lists(st.lists(CELL, min_size=1, max_size=5), min_size=0, max_size=6)
 
 
@@ -310,10 +402,11 @@ def _read_and_validate(raw: bytes, name: str) -> None:
     except IngestError:
         return
     columns = list(df.columns)
-    for mapping in (guess_mapping(columns),
-                    {"text": columns[0], "csat": columns[-1], "nps": columns[-1],
-                     "submitted_at": columns[0]}):
-        clean, problems = validate_survey(df, mapping)
+    for mapping in (
+        guess_mapping(columns),
+        {"text": columns[0], "csat": columns[-1], "nps": columns[-1], "submitted_at": columns[0]},
+    ):
+        _, problems = validate_survey(df, mapping)
         assert all(p.severity in ("error", "warning") for p in problems)
 
 
@@ -324,8 +417,11 @@ def test_random_bytes_raise_only_ingest_error(raw: bytes, name: str) -> None:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=SHAPE, delimiter=st.sampled_from([",", ";", "\t", "，"]),
-       encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030", "utf-16"]))
+@given(
+    rows=SHAPE,
+    delimiter=st.sampled_from([",", ";", "\t", "，"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030", "utf-16"]),
+)
 def test_random_csv_shapes_raise_only_ingest_error(rows, delimiter, encoding) -> None:
     text = "\n".join(delimiter.join(row) for row in rows)
     _read_and_validate(text.encode(encoding), "f.csv")
@@ -340,8 +436,11 @@ def property_store(tmp_path_factory, db_tools):
     db_tools.close(path)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(rows=SHAPE, raw=st.binary(max_size=200), use_rows=st.booleans())
 def test_rejected_random_files_never_write(property_store, db_tools, rows, raw, use_rows) -> None:
     if use_rows:

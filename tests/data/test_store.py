@@ -18,17 +18,28 @@ SURVEY = (
     "R1,催收员态度很好，帮我申请了分期😀,2026-05-01,5,9,信用卡,广东,M1,电话\n"
     'R2,"天天打电话骚扰我家人，太过分了,还说要上门",2026/5/2 13:45,1,0,消费贷,北京,m2,上门\n'
     "R3,客服解释得很清楚，谢谢,2026年5月3日,,,信用卡,上海,M6,短信\n"
-).encode("utf-8")
+).encode()
 
 CALLS = (
     '{"call_id": "st-c1", "borrower_id": "B1", "agent_id": "A1", "team": "M1组", '
     '"started_at": "2026-05-06T10:12:00+08:00", "duration_s": 60, "outcome": "promise_to_pay", '
     '"turns": [{"speaker": "agent", "text": "您好，您的借款逾期五天了，可以给您申请分期。"}, '
     '{"speaker": "borrower", "text": "好的，谢谢，我今晚还。"}]}\n'
-).encode("utf-8")
+).encode()
 
-CORE_TABLES = {"meta", "batches", "responses", "calls", "turns", "scores", "aspects",
-               "call_analysis", "reviews", "audit_log", "column_mappings"}
+CORE_TABLES = {
+    "meta",
+    "batches",
+    "responses",
+    "calls",
+    "turns",
+    "scores",
+    "aspects",
+    "call_analysis",
+    "reviews",
+    "audit_log",
+    "column_mappings",
+}
 
 
 def tables(store) -> set[str]:
@@ -97,15 +108,19 @@ def test_survey_batch_round_trip(tmp_store) -> None:
     assert (result.rows, result.duplicate, result.warnings) == (3, False, [])
 
     got = tmp_store.query("SELECT * FROM responses ORDER BY respondent_id")
-    assert got["text"].tolist() == ["催收员态度很好，帮我申请了分期😀",
-                                    "天天打电话骚扰我家人，太过分了,还说要上门",
-                                    "客服解释得很清楚，谢谢"]
+    assert got["text"].tolist() == [
+        "催收员态度很好，帮我申请了分期😀",
+        "天天打电话骚扰我家人，太过分了,还说要上门",
+        "客服解释得很清楚，谢谢",
+    ]
     assert got["csat"].tolist()[:2] == [5, 1] and pd.isna(got["csat"].iloc[2])
     assert got["nps"].tolist()[:2] == [9, 0] and pd.isna(got["nps"].iloc[2])
     assert str(pd.array(got["csat"]).dtype) in ("Int16", "Int64")  # nullable integers
-    assert got["submitted_at"].tolist() == [pd.Timestamp("2026-05-01"),
-                                            pd.Timestamp("2026-05-02 13:45"),
-                                            pd.Timestamp("2026-05-03")]
+    assert got["submitted_at"].tolist() == [
+        pd.Timestamp("2026-05-01"),
+        pd.Timestamp("2026-05-02 13:45"),
+        pd.Timestamp("2026-05-03"),
+    ]
     assert got["overdue_bucket"].tolist() == ["M1", "M2", "M3+"]
     assert got["product"].tolist() == ["信用卡", "消费贷", "信用卡"]
     assert got["channel"].tolist() == ["电话", "上门", "短信"]
@@ -113,7 +128,12 @@ def test_survey_batch_round_trip(tmp_store) -> None:
 
     batch = tmp_store.query("SELECT * FROM batches").iloc[0]
     assert (batch.file_name, batch.kind, batch.row_count, batch.uploaded_by, batch.model_id) == (
-        "问卷.csv", "survey", 3, "王经理", "lexicon")
+        "问卷.csv",
+        "survey",
+        3,
+        "王经理",
+        "lexicon",
+    )
     assert batch.sha256 == ingest_module.sha256_bytes(SURVEY)
 
     scores = tmp_store.query("SELECT * FROM scores ORDER BY target_id")
@@ -129,8 +149,9 @@ def test_survey_batch_round_trip(tmp_store) -> None:
 
 
 # --------------------------------------------------------------------------- atomicity
-def test_a_failed_transaction_leaves_the_file_byte_for_byte_unchanged(db_path: Path,
-                                                                       db_tools) -> None:
+def test_a_failed_transaction_leaves_the_file_byte_for_byte_unchanged(
+    db_path: Path, db_tools
+) -> None:
     store = open_store(db_path)
     ingest_survey_bytes(store, SURVEY, "s.csv")
     db_tools.close(db_path)
@@ -146,8 +167,9 @@ def test_a_failed_transaction_leaves_the_file_byte_for_byte_unchanged(db_path: P
     assert db_path.read_bytes() == before
 
 
-def test_a_failure_midway_through_storing_a_batch_rolls_it_all_back(tmp_store, db_tools,
-                                                                    monkeypatch) -> None:
+def test_a_failure_midway_through_storing_a_batch_rolls_it_all_back(
+    tmp_store, db_tools, monkeypatch
+) -> None:
     ingest_survey_bytes(tmp_store, SURVEY, "first.csv")
     before = db_tools.contents(tmp_store)
 
@@ -184,10 +206,16 @@ def test_delete_batch_removes_everything_derived(tmp_store, db_tools) -> None:
     empty = db_tools.counts(open_store(":memory:"))
     rid = tmp_store.scalar("SELECT min(response_id) FROM responses")
     with tmp_store.transaction() as cur:
-        cur.execute("INSERT INTO reviews VALUES ('rv1', 'response', ?, '审核员', ?, 'relabel', "
-                    "'negative', NULL, NULL, NULL, NULL)", [rid, now()])
-        cur.execute("INSERT INTO reviews VALUES ('rv2', 'turn', 'st-c1#1', '审核员', ?, "
-                    "'relabel', 'positive', NULL, NULL, NULL, NULL)", [now()])
+        cur.execute(
+            "INSERT INTO reviews VALUES ('rv1', 'response', ?, '审核员', ?, 'relabel', "
+            "'negative', NULL, NULL, NULL, NULL)",
+            [rid, now()],
+        )
+        cur.execute(
+            "INSERT INTO reviews VALUES ('rv2', 'turn', 'st-c1#1', '审核员', ?, "
+            "'relabel', 'positive', NULL, NULL, NULL, NULL)",
+            [now()],
+        )
     counts = db_tools.counts(tmp_store)
     assert counts["responses"] == 3 and counts["calls"] == 1 and counts["turns"] == 2
     assert counts["call_analysis"] == 1 and counts["reviews"] == 2 and counts["aspects"] > 0
@@ -196,19 +224,30 @@ def test_delete_batch_removes_everything_derived(tmp_store, db_tools) -> None:
     with_calls_only = db_tools.counts(tmp_store)
     for table in ("responses", "reviews"):
         assert with_calls_only[table] == counts[table] - (3 if table == "responses" else 1)
-    assert tmp_store.scalar("SELECT count(*) FROM scores WHERE batch_id = ?",
-                            [survey.batch_id]) == 0
-    assert tmp_store.scalar("SELECT count(*) FROM aspects WHERE batch_id = ?",
-                            [survey.batch_id]) == 0
+    assert (
+        tmp_store.scalar("SELECT count(*) FROM scores WHERE batch_id = ?", [survey.batch_id]) == 0
+    )
+    assert (
+        tmp_store.scalar("SELECT count(*) FROM aspects WHERE batch_id = ?", [survey.batch_id]) == 0
+    )
     assert with_calls_only["turns"] == 2  # the other batch is untouched
 
     assert delete_batch(tmp_store, calls.batch_id, "管理员") == 1
     left = db_tools.counts(tmp_store)
-    derived = ("batches", "responses", "calls", "turns", "scores", "aspects", "call_analysis",
-               "reviews")
+    derived = (
+        "batches",
+        "responses",
+        "calls",
+        "turns",
+        "scores",
+        "aspects",
+        "call_analysis",
+        "reviews",
+    )
     assert {t: left[t] for t in derived} == {t: empty[t] for t in derived}
-    actions = tmp_store.query("SELECT action, target FROM audit_log WHERE action = "
-                              "'delete_batch' ORDER BY target")
+    actions = tmp_store.query(
+        "SELECT action, target FROM audit_log WHERE action = 'delete_batch' ORDER BY target"
+    )
     assert sorted(actions["target"]) == sorted([survey.batch_id, calls.batch_id])
 
     with pytest.raises(IngestError, match="不存在"):

@@ -43,8 +43,6 @@ def _model_dir() -> Path:
     return Path(os.environ.get("BV_MODEL_DIR") or ROOT / "models") / "default"
 
 
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -74,8 +72,12 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with log.open("wb") as out:  # a file, not a pipe: tqdm writes a lot to stderr
         proc = subprocess.run(
             [sys.executable, "-m", "data", "init-demo", "--db", str(db), "--force"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            timeout=BUILD_TIMEOUT_S, check=False,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=BUILD_TIMEOUT_S,
+            check=False,
         )
     if proc.returncode != 0 or "示例数据已载入" not in log.read_text(errors="replace"):
         pytest.fail(f"init-demo failed (exit {proc.returncode}):\n{_tail(log)}")
@@ -87,12 +89,29 @@ def app(demo_db: Path) -> Iterator[RunningApp]:
     """``streamlit run app.py`` on the demo database, on a free port; stopped at the end."""
     port = _free_port()
     log = demo_db.parent / "streamlit.log"
-    env = {**os.environ, "BV_DB_PATH": str(demo_db), "BV_DEMO": "0",
-           "BV_SENTIMENT_MODEL": "default"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py",
-           "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--server.headless", "true", "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false"]
+    env = {
+        **os.environ,
+        "BV_DB_PATH": str(demo_db),
+        "BV_DEMO": "0",
+        "BV_SENTIMENT_MODEL": "default",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -126,8 +145,9 @@ def browser(app: RunningApp):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
@@ -143,8 +163,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 @pytest.fixture
 def page(browser, app: RunningApp, request: pytest.FixtureRequest):
     """A fresh context (a new Streamlit session) per test; a screenshot is kept on failure."""
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN",
-                                  timezone_id="Asia/Shanghai")
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
     page = context.new_page()
     page.set_default_timeout(60_000)
     yield page

@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 
 if not Path("/usr/bin/chromium").exists():
-    pytest.skip("/usr/bin/chromium missing: run `make browser` "
-                "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
+    pytest.skip(
+        "/usr/bin/chromium missing: run `make browser` (apt-get install chromium fonts-noto-cjk)",
+        allow_module_level=True,
+    )
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
@@ -48,8 +50,10 @@ def nav(page, title: str) -> None:
 
 def wait_idle(page) -> None:
     """Wait until the script is connected and not running (before clicking on a canvas)."""
-    page.locator('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
-                 '[data-test-script-state="notRunning"]').wait_for(timeout=RERUN_MS)
+    page.locator(
+        '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+        '[data-test-script-state="notRunning"]'
+    ).wait_for(timeout=RERUN_MS)
 
 
 def metric_value(page, label: str):
@@ -73,9 +77,11 @@ def screenshot(page, name: str) -> Path:
     height = page.evaluate(
         """() => Math.max(document.body.scrollHeight,
                  ...[...document.querySelectorAll('[data-testid="stMain"], section.main')]
-                     .map(e => e.scrollHeight))""")
-    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]),
-                                                                   16_000)})
+                     .map(e => e.scrollHeight))"""
+    )
+    page.set_viewport_size(
+        {"width": size["width"], "height": min(max(height, size["height"]), 16_000)}
+    )
     page.evaluate("() => document.fonts.ready")
     page.wait_for_timeout(300)  # one layout pass after the resize
     page.screenshot(path=str(path), full_page=True)
@@ -90,16 +96,29 @@ def write_gbk_survey(path: Path, n: int = 20) -> Path:
     w = csv.writer(buf)
     w.writerow(["编号", "提交日期", "回答内容", "满意度", "产品", "地区"])
     for i in range(n):
-        w.writerow([f"E2E-{i:03d}", f"2026-11-{10 + i % 10:02d}", UPLOAD_TEXTS[i % len(UPLOAD_TEXTS)],
-                    1 + i % 5, ["消费贷", "信用卡分期", "经营贷"][i % 3], ["广东", "四川"][i % 2]])
+        w.writerow(
+            [
+                f"E2E-{i:03d}",
+                f"2026-11-{10 + i % 10:02d}",
+                UPLOAD_TEXTS[i % len(UPLOAD_TEXTS)],
+                1 + i % 5,
+                ["消费贷", "信用卡分期", "经营贷"][i % 3],
+                ["广东", "四川"][i % 2],
+            ]
+        )
     path.write_bytes(buf.getvalue().encode("gbk"))
     return path
 
 
 def cjk_fonts_installed() -> bool:
     try:
-        out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True,
-                             timeout=30, check=False).stdout
+        out = subprocess.run(
+            ["fc-list", ":lang=zh", "family"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout
     except OSError:
         return False
     return bool(out.strip())
@@ -137,8 +156,9 @@ def test_upload_gbk_csv_reaches_the_overview(page, app, tmp_path: Path) -> None:
     expect(kind.get_by_role("radio", name="问卷回答")).to_be_checked()
 
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(csv_path))
-    expect(page.get_by_role("combobox", name="回答文本")).to_have_value("回答内容",
-                                                                     timeout=RERUN_MS)
+    expect(page.get_by_role("combobox", name="回答文本")).to_have_value(
+        "回答内容", timeout=RERUN_MS
+    )
     expect(page.get_by_role("combobox", name="提交日期")).to_have_value("提交日期")
     expect(page.get_by_role("combobox", name="满意度(1-5)")).to_have_value("满意度")
     expect(page.get_by_text("校验通过：20 行可导入。")).to_be_visible()
@@ -170,13 +190,15 @@ def test_complaint_review_records_false_positive(page, app) -> None:
     detail = page.get_by_role("heading", name=re.compile(r"^详情 · "))
     expect(detail).to_be_visible(timeout=RERUN_MS)
     first_clause = re.split(r"[，。！？；,.!?;\s]", first_text.inner_text())[0][:8]
-    expect(page.get_by_test_id("stMarkdownContainer").filter(has_text=first_clause).first
-           ).to_be_visible()
+    expect(
+        page.get_by_test_id("stMarkdownContainer").filter(has_text=first_clause).first
+    ).to_be_visible()
 
     form = page.get_by_test_id("stForm")
     form.get_by_test_id("stRadioOption").filter(has_text="误报").click()
     expect(form.get_by_role("radio", name="误报")).to_be_checked()
     form.get_by_role("button", name="提交复核").click()
     expect(page.get_by_test_id("stAlert").filter(has_text="已记录复核")).to_be_visible(
-        timeout=RERUN_MS)
+        timeout=RERUN_MS
+    )
     screenshot(page, "e2e-review.png")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 
+from nlp.evaluate import multilabel_report
 from nlp.labels import COMPLAINT_REASONS, EMOTIONS, REQUESTS, SENTIMENTS, TACTICS
 from nlp.rules import Analysis, analyze, analyze_many
+
+TUNE_SET = Path(__file__).resolve().parents[1] / "data" / "tune_rules.jsonl"
 
 
 def test_analysis_shape_and_vocabulary() -> None:
@@ -106,6 +111,18 @@ def test_aspects(text: str, aspects: dict[str, str]) -> None:
         ("我不会投诉的", ()),
         ("他们说会联系紧急联系人", ()),  # a notice, not a report
         ("别骚扰我家人", ()),  # a request, not a report
+        ("上周有两个人到我单位闹", ("in_person_harassment",)),
+        ("他们在我家门口蹲了一下午", ("in_person_harassment",)),
+        ("守在我们厂门口等我下班", ("in_person_harassment",)),
+        ("家门口被喷了油漆", ("in_person_harassment",)),
+        ("他们说要来我家闹", ()),  # announced, not done
+        ("把我的照片发到家族群里", ("third_party_disclosure",)),
+        ("他们在我们公司群里发了我的欠款信息", ("third_party_disclosure",)),
+        ("我表哥收到了催款短信", ("third_party_disclosure",)),
+        ("家里人都被打了一遍电话", ("third_party_disclosure",)),
+        ("你们别老是打我老婆电话", ("third_party_disclosure",)),  # 别老是: it happened
+        ("说我再不还就要派人去我老家", ("threat",)),
+        ("我好怕他们会去找我爸妈", ()),  # a fear, not a report
     ],
 )
 def test_complaints(text: str, reasons: tuple[str, ...]) -> None:
@@ -128,6 +145,15 @@ def test_complaints(text: str, reasons: tuple[str, ...]) -> None:
         ("催收员很不耐烦", ()),  # the agent's impatience is not the borrower's anger
         ("服务真好，一天打二十个电话，谢谢", ()),  # sarcastic thanks
         ("太气人了，我要投诉，真的很无奈", ("anger", "helplessness")),
+        ("无语了，刚还完又打来", ("anger",)),
+        ("真的服了，谁受得了", ("anger",)),
+        ("我现在很慌，不知道该怎么办", ("anxiety", "helplessness")),
+        ("一整天都心神不宁", ("anxiety",)),
+        ("把利息降下来吧，真的还不起", ("helplessness",)),
+        ("你们上次来堵我，我到现在都不敢开门", ("fear",)),
+        ("在亲戚面前一点面子都没有了", ("shame",)),
+        ("求求你们别再打给我妈了", ()),  # pleading alone is not helplessness
+        ("我没生气", ()),
     ],
 )
 def test_emotions(text: str, emotions: tuple[str, ...]) -> None:
@@ -147,6 +173,33 @@ def test_emotions(text: str, emotions: tuple[str, ...]) -> None:
         ("请把费用明细说清楚", ("fee_clarity",)),
         ("客服说可以申请延期，挺好的", ()),  # a report, not a request
         ("客服帮我申请了分期", ()),
+        # indirect phrasing
+        ("要是能分期就好了，一次性拿不出来", ("flexible_plan",)),
+        ("我只是想要一个缓冲期", ("flexible_plan",)),
+        ("宽限一下嘛，就几天", ("flexible_plan",)),
+        ("最低还款可以吗", ("flexible_plan",)),
+        ("违约金能免吗", ("flexible_plan",)),
+        ("可以把还款日改到15号吗", ("flexible_plan",)),
+        ("求放过，让我喘口气", ("understanding",)),
+        ("说话能不能客气点", ("understanding",)),
+        ("别在打了，月底就还", ("fewer_contacts",)),  # 在 for 再, a common typo
+        ("请不要再给我发短信了", ("fewer_contacts",)),
+        ("不要在我上班时间打电话", ("fewer_contacts",)),
+        ("你们别老是打我老婆电话", ("privacy",)),
+        ("千万别让我爸妈知道", ("privacy",)),
+        ("别把我的事情发到群里", ("privacy",)),
+        ("多出来的399是什么", ("fee_clarity",)),
+        ("利息咋算的，看不懂", ("fee_clarity",)),
+        ("希望你們可以體諒一下", ("understanding",)),  # Traditional
+        # negated, reported or done: no request
+        ("我没要求分期，是系统自动分的", ()),
+        ("我从来没要求减免", ()),
+        ("之前申请过延期，已经批了", ()),
+        ("谢谢客服帮我申请减免", ()),
+        ("感谢解释，终于搞明白了罚息怎么算的", ()),
+        ("晚几天还款就被收了罚息", ()),
+        ("我想问一下还款日是哪天", ()),
+        ("如果你们早点说可以分期，我也不会逾期", ()),  # regret, not a request
     ],
 )
 def test_requests(text: str, requests: tuple[str, ...]) -> None:
@@ -179,3 +232,18 @@ def test_analyze_many_matches_analyze_and_scores_each_clause_once() -> None:
     assert len(results) == 3
     assert sorted(calls) == ["态度很好", "谢谢"]
     assert analyze_many(texts) == [analyze(t) for t in texts]
+
+
+def test_quality_floor_on_tuning_set() -> None:
+    """Recall/precision floors on the hand-labelled tuning set the cue files were tuned on.
+
+    A regression guard only: the held-out estimate comes from tests/data/dev_borrower.jsonl.
+    """
+    rows = [json.loads(line) for line in TUNE_SET.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 200
+    results = analyze_many([row["text"] for row in rows])
+    floors = {"requests": 0.9, "emotions": 0.9, "complaint_reasons": 0.85}
+    for key, floor in floors.items():
+        report = multilabel_report([row[key] for row in rows], [getattr(r, key) for r in results])
+        assert report["recall"] >= floor, (key, report)
+        assert report["precision"] >= 0.93, (key, report)
