@@ -354,13 +354,10 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
                     continue
                 mapping[fld] = col
                 used.add(col)
-    if "text" not in mapping:  # fall back to the column with the longest strings
-        lengths = {}
-        for col in columns:
-            if col not in used:
-                lengths[col] = 0
-        if lengths:
-            mapping["text"] = next(iter(lengths))
+    if "text" not in mapping:  # no header word matched: offer the first unmapped column
+        rest = [col for col in columns if col not in used]
+        if rest:
+            mapping["text"] = rest[0]
     return mapping
 
 

@@ -104,6 +104,8 @@ def kpis(store: Store, f: Filters) -> dict:
     current = one(f)
     prev_f = f.previous_period()
     previous = one(prev_f) if prev_f else None
+    if previous is not None and not previous["n"]:
+        previous = None  # no data before: no change to show
     calls_where, calls_params = _where(_call_filters(f), "c", "started_at")
     current["calls"] = float(store.scalar(
         f"SELECT count(*) FROM calls c WHERE {calls_where}", calls_params) or 0)

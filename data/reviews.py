@@ -53,6 +53,21 @@ def history(store: Store, target_id: str) -> pd.DataFrame:
         "FROM reviews WHERE target_id = ? ORDER BY reviewed_at DESC", [target_id])
 
 
+def history_for_display(df: pd.DataFrame) -> pd.DataFrame:
+    """Review history with Chinese column names and values."""
+    from nlp.labels import SENTIMENT_NAMES_ZH
+
+    return pd.DataFrame({
+        "时间": pd.to_datetime(df["reviewed_at"]).dt.strftime("%Y-%m-%d %H:%M"),
+        "复核人": df["reviewer"],
+        "动作": df["action"].map(lambda a: ACTIONS.get(a, a)),
+        "修正情感": df["sentiment"].map(lambda v: SENTIMENT_NAMES_ZH.get(v, "") if v else ""),
+        "投诉": df["complaint"].map(lambda v: "" if pd.isna(v) else ("是" if v else "否")),
+        "备注": df["note"].fillna(""),
+        "指派给": df["assignee"].fillna(""),
+    })
+
+
 def agreement(store: Store) -> dict:
     """Model vs reviewer agreement on sentiment and complaint, over reviewed records."""
     df = store.query(

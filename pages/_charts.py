@@ -15,9 +15,9 @@ FONT = dict(family="Noto Sans CJK SC, PingFang SC, Microsoft YaHei, sans-serif",
 
 
 def _layout(fig: go.Figure, height: int = 360, **kw) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT,
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=50), font=FONT,
                       plot_bgcolor="white", paper_bgcolor="white",
-                      legend=dict(orientation="h", y=1.08, x=0), **kw)
+                      legend=dict(orientation="h", yanchor="top", y=-0.08, x=0), **kw)
     return fig
 
 

@@ -214,7 +214,7 @@ def keywords_panel(f: Filters, drill: dict, rows: pd.DataFrame) -> None:
         top = top_keywords(rows["text"].tolist(), 15) if not rows.empty else []
         c1.markdown("**高频词**")
         c1.dataframe(pd.DataFrame(top, columns=["词", "出现条数"]), hide_index=True,
-                     use_container_width=True)
+                     width="stretch")
         prev = f.previous_period()
         c2.markdown("**较上一周期上升的词**")
         if prev is None:
@@ -225,7 +225,7 @@ def keywords_panel(f: Filters, drill: dict, rows: pd.DataFrame) -> None:
                                                      if k not in ("period", "freq")})
         rising = rising_terms(cur_rows["text"].tolist(), prev_rows["text"].tolist())
         c2.dataframe(pd.DataFrame(rising, columns=["词", "本期条数", "增长倍数"]),
-                     hide_index=True, use_container_width=True)
+                     hide_index=True, width="stretch")
 
 
 def highlighted_text(text: str) -> str:

@@ -25,7 +25,7 @@ with tab_agents:
         "方案提供率": (card["plan_rate"] * 100).round(0),
         "承诺还款率": (card["promise_rate"] * 100).round(0),
     })
-    pick = st.dataframe(show, hide_index=True, use_container_width=True, on_select="rerun",
+    pick = st.dataframe(show, hide_index=True, width="stretch", on_select="rerun",
                         selection_mode="single-row", key="cl_agents",
                         column_config={"方案提供率": st.column_config.NumberColumn(format="%d%%"),
                                        "承诺还款率": st.column_config.NumberColumn(format="%d%%")})
@@ -56,7 +56,7 @@ with tab_calls:
         "承诺还款": calls["promise_to_pay"].map({True: "是", False: ""}),
     })
     st.caption(f"{len(view):,} 通电话。选中一行查看对话。")
-    sel = st.dataframe(view, hide_index=True, use_container_width=True, on_select="rerun",
+    sel = st.dataframe(view, hide_index=True, width="stretch", on_select="rerun",
                        selection_mode="single-row", key="cl_table")
     ui.download_buttons(view, "通话列表", "cl_dl")
     if sel and sel.selection.rows:
@@ -74,4 +74,4 @@ with tab_calls:
             borrower = turns[turns["speaker"] == "borrower"]
             points = [(int(t), float(s)) for t, s in
                       zip(borrower["turn_index"], borrower["sentiment_score"], strict=True)]
-            st.plotly_chart(charts.trajectory(points), use_container_width=True, key="cl_traj")
+            st.plotly_chart(charts.trajectory(points), width="stretch", key="cl_traj")

@@ -36,8 +36,10 @@ if not table.empty:
     table.insert(2, "严重度", queue["severity"].to_numpy())
     table.insert(3, "复核", queue["review_status"].map(lambda v: reviews.ACTIONS.get(v, "未复核")
                                                        if isinstance(v, str) else "未复核"))
-sel = st.dataframe(table, hide_index=True, use_container_width=True, on_select="rerun",
-                   selection_mode="single-row", key="cp_table")
+# the key carries the filters, so a selection never silently moves to another record
+table_key = "cp_table_" + str(abs(hash((tactic, emotion, reason, status, search, str(f)))))
+sel = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
+                   selection_mode="single-row", key=table_key)
 ui.download_buttons(table, "投诉队列", "cp_dl")
 
 rows = sel.selection.rows if sel else []
@@ -68,7 +70,11 @@ if rows:
                                action, sentiment=fix, note=note or None,
                                assignee=assignee or None)
             ui.data_changed()
-            st.success("已记录复核，图表已按复核结果更新。")
+            st.toast("已记录复核，图表已按复核结果更新。", icon="✅")
+            st.session_state["cp_last_review"] = rec["response_id"]
+            st.rerun()
+    if st.session_state.get("cp_last_review") == rec["response_id"]:
+        st.success("已记录复核，图表已按复核结果更新。")
     hist = reviews.history(ui.store(), rec["response_id"])
     if not hist.empty:
-        st.dataframe(hist, hide_index=True, use_container_width=True)
+        st.dataframe(reviews.history_for_display(hist), hide_index=True, width="stretch")

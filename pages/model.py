@@ -53,12 +53,12 @@ if file is not None:
                     st.metric("Macro-F1", ui.fmt_num(s["macro_f1"], 3))
                     st.plotly_chart(charts.confusion_heatmap(s["confusion"], s["labels"],
                                                              "情感混淆矩阵"),
-                                    use_container_width=True, key=f"md_cm_{name}")
+                                    width="stretch", key=f"md_cm_{name}")
                 if "aspect_detection" in rep:
                     per = rep["aspect_detection"]["per_label_f1"]
                     st.markdown(f"催收方式识别 F1：**{rep['aspect_detection']['f1']:.3f}**")
                     st.dataframe(pd.DataFrame({"催收方式": [TACTIC_NAMES_ZH.get(k, k) for k in per],
                                                "F1": [round(v, 3) for v in per.values()]}),
-                                 hide_index=True, use_container_width=True)
+                                 hide_index=True, width="stretch")
                 if "complaint" in rep:
                     st.markdown(f"投诉识别 F1：**{rep['complaint']['f1']:.3f}**")

@@ -39,12 +39,12 @@ cols[5].metric("希望被理解/灵活还款", ui.fmt_pct(cur["wants_flexibility
 left, right = st.columns([3, 2])
 with left:
     ev = st.plotly_chart(charts.tactic_diverging(ui.q("sentiment_by_tactic", f)),
-                         on_select="rerun", key="ov_tactic", use_container_width=True)
+                         on_select="rerun", key="ov_tactic", width="stretch")
 with right:
     freq = st.segmented_control("周期", ["month", "week"], default="month", key="ov_freq",
                                 format_func={"month": "按月", "week": "按周"}.get)
     ev_trend = st.plotly_chart(charts.trend_lines(ui.q("trend", f, freq=freq or "month")),
-                               on_select="rerun", key="ov_trend", use_container_width=True)
+                               on_select="rerun", key="ov_trend", width="stretch")
 
 drill: dict = {}
 for point in (ev.selection.points if ev else []):
@@ -59,14 +59,14 @@ with c1:
                        format_func=BREAKDOWN_DIMENSIONS.get)
     ev_dim = st.plotly_chart(charts.stacked_share(ui.q("breakdown", f, dim=dim),
                                                   f"按{BREAKDOWN_DIMENSIONS[dim]}的情感分布"),
-                             on_select="rerun", key="ov_breakdown", use_container_width=True)
+                             on_select="rerun", key="ov_breakdown", width="stretch")
     for point in (ev_dim.selection.points if ev_dim else []):
         if point.get("customdata"):
             drill = {"dim": dim, "value": point["customdata"][0],
                      "sentiment": point["customdata"][1]}
 with c2:
     st.plotly_chart(charts.emotion_heatmap(ui.q("emotions_by_tactic", f)),
-                    use_container_width=True, key="ov_emotions")
+                    width="stretch", key="ov_emotions")
 
 st.subheader("催收方式 → 结果")
 o1, o2, o3 = st.columns(3)
@@ -74,19 +74,19 @@ plans = ui.q("plan_outcomes", f)
 if not plans.empty:
     plans["label"] = plans["agent_offered_plan"].map({True: "提供了还款方案", False: "未提供方案"})
     o1.plotly_chart(charts.outcome_bars(plans, "label", "提供还款方案与承诺还款率"),
-                    use_container_width=True, key="ov_plans")
+                    width="stretch", key="ov_plans")
 viol = ui.q("violation_outcomes", f)
 if not viol.empty:
     viol["label"] = viol["rule"].map(lambda r: ui.RULE_NAMES_ZH.get(r, r))
     o2.plotly_chart(charts.outcome_bars(viol, "label", "违规催收与承诺还款率"),
-                    use_container_width=True, key="ov_viol")
+                    width="stretch", key="ov_viol")
 csat = ui.q("csat_by_tactic", f)
 if not csat.empty:
     tbl = csat.pivot_table(index="tactic", columns="polarity", values="csat").round(2)
     tbl.index = [TACTIC_NAMES_ZH.get(t, t) for t in tbl.index]
     tbl.columns = [SENTIMENT_NAMES_ZH.get(c, c) for c in tbl.columns]
     o3.markdown("**按催收体验的平均满意度 (1-5)**")
-    o3.dataframe(tbl, use_container_width=True)
+    o3.dataframe(tbl, width="stretch")
 
 st.subheader("明细记录")
 if drill:
@@ -95,7 +95,7 @@ else:
     st.caption("点击上方任一柱子或折线点，查看其背后的记录。下表为最新投诉。")
 rows = ui.q("records", f, **drill) if drill else ui.q("records", f, complaint_only=True, limit=200)
 table = ui.records_for_display(rows)
-picked = st.dataframe(table, use_container_width=True, hide_index=True, key="ov_records",
+picked = st.dataframe(table, width="stretch", hide_index=True, key="ov_records",
                       on_select="rerun", selection_mode="single-row")
 if picked and picked.selection.rows:
     rec = rows.iloc[picked.selection.rows[0]]

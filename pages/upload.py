@@ -62,7 +62,7 @@ if file is not None:
             if choice:
                 mapping[fld] = choice
         st.markdown(f"**预览**（共 {len(df):,} 行）")
-        st.dataframe(df.head(10), use_container_width=True, hide_index=True)
+        st.dataframe(df.head(10), width="stretch", hide_index=True)
         clean, problems = ingest.validate_survey(df, mapping)
         errors = [p for p in problems if p.severity == "error"]
         if problems:
@@ -72,7 +72,7 @@ if file is not None:
             (st.error if errors else st.warning)(
                 f"校验发现 {len(errors)} 处错误、{len(problems) - len(errors)} 条提示"
                 + ("：修正后才能导入。" if errors else "。"))
-            st.dataframe(report, hide_index=True, use_container_width=True)
+            st.dataframe(report, hide_index=True, width="stretch")
         else:
             st.success(f"校验通过：{len(clean):,} 行可导入。")
         if st.button("评分并导入", type="primary", disabled=bool(errors), key="up_go"):
@@ -93,7 +93,7 @@ batches = list_batches(ui.store())
 st.dataframe(batches.rename(columns={
     "batch_id": "批次", "file_name": "文件", "kind": "类型", "row_count": "行数",
     "uploaded_by": "上传人", "uploaded_at": "上传时间", "status": "状态", "is_demo": "示例数据",
-    "model_id": "模型"}), hide_index=True, use_container_width=True)
+    "model_id": "模型"}), hide_index=True, width="stretch")
 c1, c2 = st.columns(2)
 with c1:
     victim = st.selectbox("删除批次", [None, *batches["batch_id"]], key="up_del",

@@ -393,7 +393,12 @@ CELL = st.text(alphabet=st.sampled_from(CHARS), max_size=12)
 NAMES = st.sampled_from(
     ["f.csv", "f.tsv", "f.txt", "f.jsonl", "f.json", "f.xlsx", "f.parquet", "f"]
 )
-SHAPE = st.lists(st.lists(CELL, min_size=1, max_size=5), min_size=0, max_size=6)
+RAGGED = st.lists(st.lists(CELL, min_size=1, max_size=5), min_size=0, max_size=6)
+PLAIN_CELL = st.just("") | st.text(alphabet=st.sampled_from([*"ab好差 六0123456789-./年月日:"]))
+RECTANGULAR = st.integers(1, 4).flatmap(  # well-formed tables with empty cells
+    lambda width: st.lists(st.lists(PLAIN_CELL, min_size=width, max_size=width), max_size=6)
+)
+SHAPE = st.one_of(RECTANGULAR, RAGGED)
 
 
 def _read_and_validate(raw: bytes, name: str) -> None:
@@ -402,10 +407,17 @@ def _read_and_validate(raw: bytes, name: str) -> None:
     except IngestError:
         return
     columns = list(df.columns)
-    for mapping in (
-        guess_mapping(columns),
-        {"text": columns[0], "csat": columns[-1], "nps": columns[-1], "submitted_at": columns[0]},
-    ):
+    first, last = columns[0], columns[-1]
+    every_field = {
+        "text": first,
+        "csat": last,
+        "nps": last,
+        "submitted_at": first,
+        "overdue_bucket": last,
+        "region": first,
+        "respondent_id": last,
+    }
+    for mapping in (guess_mapping(columns), every_field):
         _, problems = validate_survey(df, mapping)
         assert all(p.severity in ("error", "warning") for p in problems)
 
