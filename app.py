@@ -1,4 +1,8 @@
-"""借款人之声 Borrower Voice: the Streamlit entry point (page config + navigation)."""
+"""借款人之声 Borrower Voice: the Streamlit entry point (page config, login, role-based navigation).
+
+``st.navigation`` registers only the pages the session's role may use, so a page that is not
+listed cannot be opened by URL either. The data layer checks the role again (``data.access``).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,29 @@ import streamlit as st
 
 st.set_page_config(page_title="借款人之声", page_icon="🗣️", layout="wide")
 
-from pages._ui import ensure_data  # noqa: E402  (set_page_config must run first)
+from pages import _ui as ui  # noqa: E402  (set_page_config must run first)
 
-ensure_data()
+# section, page file, title, icon, the permission that shows it (data.auth.PERMISSIONS)
+PAGES = [
+    ("管理看板", "pages/overview.py", "总览", "📊", "view_dashboard"),
+    ("质检", "pages/complaints.py", "投诉复核", "🧾", "review"),
+    ("质检", "pages/calls.py", "通话质检", "📞", "view_calls"),
+    ("研究", "pages/upload.py", "数据上传", "📤", "upload"),
+    ("研究", "pages/model.py", "模型评估", "🧪", "evaluate_model"),
+    ("管理员", "pages/admin.py", "用户与设置", "🛡️", "manage_users"),
+    ("管理员", "pages/audit.py", "审计日志", "📜", "view_audit"),
+]
 
-pages = {
-    "管理看板": [st.Page("pages/overview.py", title="总览", icon="📊", default=True)],
-    "质检": [
-        st.Page("pages/complaints.py", title="投诉复核", icon="🧾"),
-        st.Page("pages/calls.py", title="通话质检", icon="📞"),
-    ],
-    "研究": [
-        st.Page("pages/upload.py", title="数据上传", icon="📤"),
-        st.Page("pages/model.py", title="模型评估", icon="🧪"),
-    ],
-}
-st.navigation(pages).run()
+actor = ui.session_actor()
+if actor is None:
+    ui.ensure_admin_account()
+    st.navigation([st.Page("pages/login.py", title="登录", icon="🔐")], position="hidden").run()
+else:
+    ui.ensure_data()
+    sections: dict[str, list] = {}
+    for section, path, title, icon, permission in PAGES:
+        if actor.can(permission):
+            sections.setdefault(section, []).append(
+                st.Page(path, title=title, icon=icon, default=not sections))
+    ui.account_sidebar(actor)
+    st.navigation(sections).run()

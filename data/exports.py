@@ -1,4 +1,8 @@
-"""Exports that open cleanly in Excel and cannot smuggle formulas."""
+"""Exports that open cleanly in Excel, cannot smuggle formulas, and carry no personal data.
+
+Text cells are masked with ``data.pii.mask_pii`` (a second line of defence: the query results
+the pages export are masked already).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ import io
 import pandas as pd
 
 from data.ingest import neutralise_formula
+from data.pii import mask_series
 
 
 def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Text cells starting with = + - @ get a leading quote (CSV/formula injection)."""
+    """Personal data in text cells masked; text starting with = + - @ gets a leading quote."""
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise_formula)
+            out[col] = mask_series(out[col]).map(neutralise_formula)
     return out
 
 

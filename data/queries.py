@@ -2,6 +2,10 @@
 
 Reviewed labels override model labels (``use_reviews=True``), so a reviewer's
 correction changes every chart; ``use_reviews=False`` shows model-only figures.
+
+Every function that returns borrower text returns it masked (``data.pii``: phones, ID and
+card numbers, e-mails, names). The original text is only reachable through
+``data.access.reveal_*``, which checks the actor's role and writes an audit entry.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from data.pii import mask_pii, mask_series
 from data.store import Store
 
 
@@ -203,9 +208,30 @@ def records(
     if search:
         where.append("r.text ILIKE ?")
         extra.append(f"%{search}%")
-    return store.query(
+    return _masked(store.query(
         f"SELECT * FROM ({sql}) r WHERE {' AND '.join(where)} "
-        f"ORDER BY submitted_at DESC, response_id LIMIT {int(limit)}", params + extra)
+        f"ORDER BY submitted_at DESC, response_id LIMIT {int(limit)}", params + extra))
+
+
+def _masked(df: pd.DataFrame, column: str = "text") -> pd.DataFrame:
+    """``df`` with personal data in ``column`` masked (the read path for display and export)."""
+    if not df.empty and column in df.columns:
+        df[column] = mask_series(df[column])
+    return df
+
+
+def _masked_evidence(value):
+    """Call evidence JSON with the quoted spans and explanations masked."""
+    import json
+
+    if not isinstance(value, str) or not value:
+        return value
+    items = json.loads(value)
+    for e in items if isinstance(items, list) else []:
+        for key in ("span", "explanation"):
+            if isinstance(e.get(key), str):
+                e[key] = mask_pii(e[key])
+    return json.dumps(items, ensure_ascii=False)
 
 
 def filter_options(store: Store) -> dict[str, list[str]]:
@@ -260,8 +286,11 @@ def calls_table(store: Store, f: Filters, agent: str | None = None, rule: str | 
     if rule:
         where.append("list_contains(violations, ?)")
         extra.append(rule)
-    return store.query(f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)} "
-                       f"ORDER BY started_at DESC LIMIT {int(limit)}", params + extra)
+    out = store.query(f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)} "
+                      f"ORDER BY started_at DESC LIMIT {int(limit)}", params + extra)
+    if not out.empty:
+        out["evidence"] = out["evidence"].map(_masked_evidence)
+    return out
 
 
 def plan_outcomes(store: Store, f: Filters) -> pd.DataFrame:
@@ -302,7 +331,12 @@ def agent_scorecard(store: Store, f: Filters) -> pd.DataFrame:
 
 
 def call_turns(store: Store, call_id: str) -> pd.DataFrame:
-    """A call's turns with their sentiment."""
+    """A call's turns with their sentiment, text masked."""
+    return _masked(_call_turns_unmasked(store, call_id))
+
+
+def _call_turns_unmasked(store: Store, call_id: str) -> pd.DataFrame:
+    """Only for ``data.access.reveal_call_turns`` (it checks the role and writes the audit)."""
     return store.query(
         """SELECT t.turn_index, t.speaker, t.text, t.start_s, t.end_s, s.sentiment,
                   s.sentiment_score
@@ -345,15 +379,16 @@ def complaint_queue(
         token_sql = " AND ".join(["r.text ILIKE ?"] * len(tokens)) or "FALSE"
         where.append(f"(r.text ILIKE ? OR ({token_sql}))")
         extra += [f"%{search.strip()}%"] + [f"%{t}%" for t in tokens]
-    return store.query(
+    return _masked(store.query(
         f"""SELECT r.*, len(r.complaint_reasons)
                    + 2 * list_has_any(r.complaint_reasons, ['threat', 'impersonation'])::INT
                    AS severity
             FROM ({sql}) r WHERE {' AND '.join(where)}
-            ORDER BY severity DESC, submitted_at DESC LIMIT {int(limit)}""", params + extra)
+            ORDER BY severity DESC, submitted_at DESC LIMIT {int(limit)}""", params + extra))
 
 
 def response(store: Store, response_id: str) -> pd.Series | None:
     sql, params = responses_sql(Filters())
-    df = store.query(f"SELECT * FROM ({sql}) WHERE response_id = ?", [*params, response_id])
+    df = _masked(store.query(f"SELECT * FROM ({sql}) WHERE response_id = ?",
+                             [*params, response_id]))
     return None if df.empty else df.iloc[0]

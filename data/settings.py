@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +21,10 @@ class Settings:
     max_rows: int  # BV_MAX_ROWS
     demo: bool  # BV_DEMO: load the demo dataset into an empty store
     call_profile: str  # BV_CALL_PROFILE: china | us_reg_f
+    onnx_threads: int  # BV_ONNX_THREADS: ONNX Runtime threads per process (0 = every core)
+    auth: bool  # BV_AUTH: password login and roles; off = one local user acting as admin
+    auth_file: Path  # BV_AUTH_FILE: users, roles and bcrypt hashes (outside git)
+    admin_password: str = field(repr=False)  # BV_ADMIN_PASSWORD: the first admin's password
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -41,4 +45,8 @@ def settings() -> Settings:
         max_rows=int(env.get("BV_MAX_ROWS") or 500_000),
         demo=_flag(env.get("BV_DEMO"), True),
         call_profile=env.get("BV_CALL_PROFILE") or "china",
+        auth=_flag(env.get("BV_AUTH"), True),
+        auth_file=Path(env.get("BV_AUTH_FILE") or ROOT / "var" / "auth.yaml"),
+        admin_password=env.get("BV_ADMIN_PASSWORD", ""),
+        onnx_threads=int(env.get("BV_ONNX_THREADS") or 0),
     )

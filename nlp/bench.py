@@ -45,7 +45,8 @@ SNOWNLP_TARGET = 1.5  # whole-process time of the default model, as a multiple o
 # name -> (table label, scores normalised text, has 3 classes)
 BACKENDS: dict[str, tuple[str, bool, bool]] = {
     "lexicon": ("lexicon (rules, no torch)", True, True),
-    "default": ("default: int8 ONNX Runtime", True, True),
+    "default": ("default: int8 ONNX + lexicon ensemble (product)", True, True),
+    "default-onnx": ("default-onnx: int8 ONNX Runtime alone", True, True),
     "default-torch": ("default-torch: fp32 torch", True, True),
     "default-torch-int8": ("default-torch-int8: torch dynamic int8", True, True),
     "hf-pipeline": ("naive transformers.pipeline, 1 text/call", False, False),
@@ -255,7 +256,10 @@ def _load(name: str):
         probs = backend.predict_proba(texts)
         return probs[:, 0].tolist(), probs[:, 2].tolist(), probs
 
-    tokenise = getattr(backend, "_ids", None) if name != "lexicon" else None
+    # the transformer's tokeniser, also inside an ensemble (``.main``)
+    tokenise = getattr(backend, "_ids", None) or getattr(
+        getattr(backend, "main", None), "_ids", None
+    )
     return run_backend, tokenise
 
 
@@ -337,6 +341,14 @@ _E2E_TAIL = (
     "print(json.dumps({'marks': T, 'maxrss_kb': r.ru_maxrss, "
     "'cpu_s': r.ru_utime + r.ru_stime, 'n': len(texts), 'positive': int(pos)}))\n"
 )
+_E2E_MODEL = (
+    "import onnxruntime, tokenizers\n"
+    "from nlp.sentiment import get_backend, probs_to_labels\n"
+    "from nlp.textnorm import normalize_many\n" + _E2E_READ + "T['imports'] = time.time()\n"
+    "backend = get_backend('{name}')\nT['load'] = time.time()\n"
+    "labels, _ = probs_to_labels(backend.predict_proba(normalize_many(texts)))\n"
+    "pos = labels.count('positive')\n"
+)
 # run -> (label, body); the body sets T['imports'] and T['load'] and leaves ``pos``.
 E2E_RUNS: dict[str, tuple[str, str]] = {
     "snownlp": (
@@ -345,13 +357,12 @@ E2E_RUNS: dict[str, tuple[str, str]] = {
         "pos = sum(SnowNLP(t).sentiments > 0.5 for t in texts)\n",
     ),
     "default": (
-        "default model (normalise + int8 ONNX)",
-        "import onnxruntime, tokenizers\n"
-        "from nlp.sentiment import get_backend, probs_to_labels\n"
-        "from nlp.textnorm import normalize_many\n" + _E2E_READ + "T['imports'] = time.time()\n"
-        "backend = get_backend('default')\nT['load'] = time.time()\n"
-        "labels, _ = probs_to_labels(backend.predict_proba(normalize_many(texts)))\n"
-        "pos = labels.count('positive')\n",
+        "default model (normalise + ONNX/lexicon ensemble)",
+        _E2E_MODEL.format(name="default"),
+    ),
+    "default-onnx": (
+        "default-onnx (normalise + int8 ONNX alone)",
+        _E2E_MODEL.format(name="default-onnx"),
     ),
     "default+rules": (
         "default model, full score_texts (rules too)",
@@ -600,7 +611,7 @@ def findings(results: dict[str, dict], e2e: list[dict]) -> list[str]:
     out = []
     ok = {r["run"]: r for r in e2e if "error" not in r}
     if "snownlp" in ok:
-        for run in ("default", "default+rules"):
+        for run in ("default", "default-onnx", "default+rules"):
             if run in ok:
                 ratio = ok[run]["wall_s"] / ok["snownlp"]["wall_s"]
                 verdict = "met" if ratio <= SNOWNLP_TARGET else "MISSED"
@@ -608,33 +619,41 @@ def findings(results: dict[str, dict], e2e: list[dict]) -> list[str]:
                     f"Target (≤ {SNOWNLP_TARGET}× SnowNLP, whole process): "
                     f"{E2E_RUNS[run][0]} takes {ratio:.2f}× → {verdict}."
                 )
-    if "default" in ok:
-        r = ok["default"]
-        parts = {
-            "interpreter start + imports": r["startup_s"] + r["imports_s"],
-            "model load": r["load_s"],
-            "normalise + tokenise + inference": r["score_s"],
-            "exit": r["exit_s"],
-        }
-        split = ", ".join(f"{k} {v:.1f}s ({100 * v / r['wall_s']:.0f}%)" for k, v in parts.items())
-        out.append(f"Default model whole process {r['wall_s']:.1f}s: {split}.")
-    d = results.get("default", {})
-    if "tok_s" in d:
-        infer = d["predict_s"] - d["tok_s"]
-        out.append(
-            f"Inside the default model's scoring of {d['n']:,} texts: normalise "
-            f"{d['norm_s']:.2f}s, tokenise {d['tok_s']:.2f}s, inference ≈ {infer:.2f}s."
-        )
+    for run in ("default", "default+rules"):
+        if run in ok:
+            r = ok[run]
+            parts = {
+                "interpreter start + imports": r["startup_s"] + r["imports_s"],
+                "model load": r["load_s"],
+                "scoring": r["score_s"],
+                "exit": r["exit_s"],
+            }
+            split = ", ".join(
+                f"{k} {v:.1f}s ({100 * v / r['wall_s']:.0f}%)" for k, v in parts.items()
+            )
+            out.append(f"{E2E_RUNS[run][0]}, whole process {r['wall_s']:.1f}s: {split}.")
+    for name in ("default", "default-onnx"):
+        d = results.get(name, {})
+        if "tok_s" in d:
+            out.append(
+                f"Inside {name}'s scoring of {d['n']:,} texts ({d['score_s']:.2f}s): normalise "
+                f"{d['norm_s']:.2f}s, tokenise {d['tok_s']:.2f}s, everything else (inference, "
+                f"padding{', lexicon' if name == 'default' else ''}) "
+                f"{d['predict_s'] - d['tok_s']:.2f}s."
+            )
     t = results.get("default-torch", {})
-    if "binary_pred" in d and "binary_pred" in t:
+    for name in ("default-onnx", "default"):
+        d = results.get(name, {})
+        if "binary_pred" not in d or "binary_pred" not in t:
+            continue
         out.append(
-            f"int8 ONNX vs fp32 torch: binary accuracy {100 * d['binary_acc']:.1f}% vs "
-            f"{100 * t['binary_acc']:.1f}%, same binary label on "
+            f"{name} vs fp32 torch on the reviews: binary accuracy {100 * d['binary_acc']:.1f}% "
+            f"vs {100 * t['binary_acc']:.1f}%, same binary label on "
             f"{100 * agreement(d['binary_pred'], t['binary_pred']):.1f}% of texts."
         )
         if d.get("dev") and t.get("dev"):
             out.append(
-                f"int8 ONNX vs fp32 torch on the dev set: macro-F1 "
+                f"{name} vs fp32 torch on the dev set: macro-F1 "
                 f"{100 * d['dev']['macro_f1']:.1f}% vs {100 * t['dev']['macro_f1']:.1f}%, "
                 f"same 3-class label on "
                 f"{100 * agreement(d['dev']['pred'], t['dev']['pred']):.1f}% of texts."
@@ -824,6 +843,7 @@ def main_bench(argv: list[str] | None = None) -> int:
                 for r, need in (
                     ("snownlp", "snownlp"),
                     ("default", "default"),
+                    ("default-onnx", "default-onnx"),
                     ("default+rules", "default"),
                     ("lexicon+rules", "lexicon"),
                 )

@@ -33,14 +33,24 @@ def read_input(path: Path, sheet: str | None = None) -> pd.DataFrame:
         raise UsageError(f"{path.name}: {exc}") from exc
 
 
-def write_output(df: pd.DataFrame, path: Path) -> None:
-    """Write by extension; JSON columns become JSON strings in CSV/JSONL/Parquet."""
+def serialise_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy with the JSON columns as JSON strings and ``complaint`` as "true"/"false".
+
+    The file form of the labels, shared by the local writer and the Ray job so that both
+    engines produce the same columns and types.
+    """
     out = df.copy()
     for col in JSON_COLUMNS:
         if col in out:
             out[col] = [json.dumps(v, ensure_ascii=False) for v in out[col]]
     if "complaint" in out:
         out["complaint"] = out["complaint"].map(lambda v: "true" if v else "false")
+    return out
+
+
+def write_output(df: pd.DataFrame, path: Path) -> None:
+    """Write by extension; JSON columns become JSON strings in CSV/JSONL/Parquet."""
+    out = serialise_labels(df)
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
@@ -70,24 +80,25 @@ def _progress_bar(total_hint: int):
 def cmd_score(args: argparse.Namespace) -> int:
     from nlp.pipeline import score_frame
 
-    df = read_input(args.input)
-    if args.text_column not in df.columns:
-        raise UsageError(f"找不到文本列 {args.text_column!r}（可用列：{', '.join(df.columns)}）")
-    if args.out.suffix.lower() not in (".csv", ".jsonl", ".parquet"):
-        raise UsageError(f"不支持的输出格式 {args.out.suffix}：请用 .csv、.jsonl 或 .parquet")
-    if args.engine == "ray":
+    if args.engine == "ray":  # reads and writes on the cluster: INPUT/OUT may be URIs
         from nlp.distributed import score_with_ray
 
         return score_with_ray(args)
+    out = Path(args.out)
+    df = read_input(Path(args.input))
+    if args.text_column not in df.columns:
+        raise UsageError(f"找不到文本列 {args.text_column!r}（可用列：{', '.join(df.columns)}）")
+    if out.suffix.lower() not in (".csv", ".jsonl", ".parquet"):
+        raise UsageError(f"不支持的输出格式 {out.suffix}：请用 .csv、.jsonl 或 .parquet")
     bar, update = _progress_bar(len(df))
     try:
         scored = score_frame(df, args.text_column, args.model, update)
     finally:
         bar.close()
     scored = scored.drop(columns=["confidence"])
-    write_output(scored, args.out)
+    write_output(scored, out)
     counts = scored["sentiment"].value_counts().to_dict()
-    print(f"已评分 {len(scored):,} 条 → {args.out}  {counts}  模型 {scored['model'].iloc[0]}",
+    print(f"已评分 {len(scored):,} 条 → {out}  {counts}  模型 {scored['model'].iloc[0]}",
           file=sys.stderr)
     return 0
 
@@ -136,14 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     sc = sub.add_parser("score", help="给文件中的文本打标签")
-    sc.add_argument("input", type=Path)
+    sc.add_argument("input", help="文件；--engine ray 时也可以是目录或 s3:// 等 URI")
     sc.add_argument("--text-column", required=True)
-    sc.add_argument("--out", type=Path, required=True)
+    sc.add_argument("--out", required=True,
+                    help="输出 .csv/.jsonl/.parquet；--engine ray 时为 Parquet 分片目录")
     sc.add_argument("--model", default=None, help="lexicon | default | 模型目录")
-    sc.add_argument("--batch-size", type=int, default=32)
+    sc.add_argument("--batch-size", type=int, default=None,
+                    help="--engine ray：每批行数（默认 1000）")
     sc.add_argument("--engine", choices=("local", "ray"), default="local")
-    sc.add_argument("--address", default=None)
-    sc.add_argument("--workers", type=int, default=None)
+    sc.add_argument("--address", default=None,
+                    help="--engine ray：auto 或 ray://HOST:PORT；不给则在本机启动 Ray")
+    sc.add_argument("--workers", type=int, default=None,
+                    help="--engine ray：评分进程数（默认每个 CPU 一个）")
     sc.set_defaults(func=cmd_score)
 
     ev = sub.add_parser("eval", help="在标注文件上评估模型")
@@ -174,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         from nlp.train import main_train
 
         return main_train(argv[1:])
+    if argv and argv[0] == "train-tfidf":
+        from nlp.tfidf import main_train_tfidf
+
+        return main_train_tfidf(argv[1:])
     if argv and argv[0] == "bench":
         from nlp.bench import main_bench
 

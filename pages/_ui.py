@@ -6,15 +6,16 @@ The only module besides the pages that imports streamlit. Domain logic stays in
 
 from __future__ import annotations
 
-import html
 from dataclasses import asdict
 from datetime import date, timedelta
 
 import pandas as pd
 import streamlit as st
 
-from data import queries
+from data import access, auth, queries
+from data.auth import Actor
 from data.queries import Filters
+from data.settings import settings
 from data.store import Store, open_store
 from nlp.labels import (
     COMPLAINT_REASON_NAMES_ZH,
@@ -35,8 +36,121 @@ def store() -> Store:
     return open_store()
 
 
+# --------------------------------------------------------------------------- who is using it
+def auth_enabled() -> bool:
+    """False only for a single-user local install (``BV_AUTH=off``)."""
+    return settings().auth
+
+
+def session_actor() -> Actor | None:
+    """The logged-in actor (role as the auth file says now), or None before login.
+
+    With ``BV_AUTH=off`` everyone is ``auth.LOCAL_ACTOR`` (an admin).
+    """
+    if not auth_enabled():
+        return auth.LOCAL_ACTOR
+    user = st.session_state.get("bv_user")
+    found = auth.current_actor(settings().auth_file, user) if user else None
+    if user and found is None:  # removed from the auth file meanwhile
+        st.session_state.pop("bv_user", None)
+    return found
+
+
+def actor() -> Actor:
+    """The current actor; stops the page when nobody is logged in."""
+    who = session_actor()
+    if who is None:
+        st.warning("请先登录。")
+        st.stop()
+    return who
+
+
 def current_user() -> str:
-    return st.session_state.get("bv_user", "本地用户")
+    return actor().user
+
+
+def ensure_admin_account() -> None:
+    """First start with login on: create ``admin`` (one-time password on the console)."""
+    cfg = settings()
+    auth.ensure_admin(cfg.auth_file, store(), cfg.admin_password)
+
+
+def login(username: str, password: str) -> bool:
+    """Check the password (audited either way); on success the session is logged in."""
+    who = auth.authenticate(store(), settings().auth_file, username, password)
+    if who is None:
+        return False
+    st.session_state["bv_user"] = who.user
+    return True
+
+
+def _logout() -> None:
+    who = session_actor()
+    if who is not None and auth_enabled():
+        auth.log_logout(store(), who)
+    for key in [k for k in st.session_state if k.startswith("bv_")]:
+        del st.session_state[key]
+
+
+def account_sidebar(who: Actor) -> None:
+    """Who is logged in, log out, change password; or the BV_AUTH=off notice."""
+    with st.sidebar:
+        if not auth_enabled():
+            st.caption("🔓 **未启用登录**（BV_AUTH=off）：单用户本地模式，以管理员身份运行。"
+                       "多人使用请启用登录。")
+            return
+        st.caption(f"👤 {who.user} · {who.role_name}")
+        path = settings().auth_file
+        if auth.must_change_password(path, who.user):
+            st.warning("您正在使用一次性密码，请尽快修改。", icon="🔑")
+        with st.expander("账号"):
+            with st.form("acct_pw", clear_on_submit=True):
+                old = st.text_input("当前密码", type="password", key="acct_old")
+                new = st.text_input(f"新密码（至少 {auth.MIN_PASSWORD_LEN} 位）",
+                                    type="password", key="acct_new")
+                again = st.text_input("再次输入新密码", type="password", key="acct_again")
+                if st.form_submit_button("修改密码"):
+                    try:
+                        if new != again:
+                            raise auth.AuthError("两次输入的新密码不一致")
+                        auth.change_password(store(), path, who, old, new)
+                        st.success("密码已修改。")
+                    except auth.AuthError as exc:
+                        st.error(str(exc))
+            st.button("退出登录", key="acct_logout", on_click=_logout)
+
+
+def revealed_response_text(response_id: str, masked_text: str, key: str) -> str:
+    """The masked text, or the original after an explicit 显示原文 (qa/admin; audited)."""
+    return _reveal("response", response_id, masked_text, key,
+                   lambda: access.reveal_response(store(), actor(), response_id))
+
+
+def revealed_call_turns(call_id: str, key: str) -> pd.DataFrame:
+    """A call's masked turns, or the original turns after 显示原文 (qa/admin; audited)."""
+    return _reveal("call", call_id, store_call_turns(call_id), key,
+                   lambda: access.reveal_call_turns(store(), actor(), call_id))
+
+
+def _reveal(kind: str, target: str, masked, key: str, fetch):
+    who = actor()
+    if not who.can("reveal_pii"):
+        st.caption("个人信息已脱敏。")
+        return masked
+    shown = st.session_state.setdefault("bv_revealed", {})
+    if (kind, target) in shown:
+        c1, c2 = st.columns([4, 1])
+        c1.caption("🔓 正在显示原文（已记入审计日志）。")
+        if c2.button("隐藏原文", key=f"{key}_hide"):
+            shown.pop((kind, target), None)
+            st.rerun()
+        return shown.get((kind, target), masked)
+    c1, c2 = st.columns([4, 1])
+    c1.caption("个人信息已脱敏。")
+    if c2.button("显示原文", key=f"{key}_show", help="显示未脱敏的原文；每次都会记入审计日志"):
+        shown[(kind, target)] = fetch()
+        return shown[(kind, target)]
+    return masked
 
 
 def data_changed() -> None:
@@ -158,20 +272,36 @@ def records_for_display(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _log_export(name: str, fmt: str, rows: int) -> None:
+    who = session_actor()
+    if who is not None:
+        access.log_export(store(), who, name, fmt, rows)
+
+
 def download_buttons(df: pd.DataFrame, name: str, key: str) -> None:
-    """CSV (UTF-8 BOM, formula cells neutralised) and XLSX downloads of a table."""
+    """CSV (UTF-8 BOM) and XLSX downloads of a table: personal data masked, formula cells
+    neutralised, each download written to the audit log."""
     from data.exports import to_csv_bytes, to_xlsx_bytes
 
     c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("下载 CSV", to_csv_bytes(df), f"{name}.csv", "text/csv", key=f"{key}_csv")
+    c1.download_button("下载 CSV", to_csv_bytes(df), f"{name}.csv", "text/csv", key=f"{key}_csv",
+                       on_click=_log_export, args=(name, "csv", len(df)))
     c2.download_button("下载 Excel", to_xlsx_bytes(df), f"{name}.xlsx",
                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       key=f"{key}_xlsx")
+                       key=f"{key}_xlsx", on_click=_log_export, args=(name, "xlsx", len(df)))
+
+
+# HTML and markdown syntax characters as numeric entities, in one pass: inside
+# st.markdown(..., unsafe_allow_html=True) an uploaded "<script>", "[x](javascript:...)",
+# "![](http://tracker)", "$...$" or "**" stays plain text.
+_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-.!|~$:="})
 
 
 def escape(text: str) -> str:
-    """HTML-escape text from uploads before any markup is built around it."""
-    return html.escape(str(text), quote=True)
+    """Text from uploads made inert before markup is built around it: HTML and markdown syntax
+    as entities, line breaks as <br> (so a blank line cannot end an HTML block)."""
+    out = str(text).translate(_ENTITIES)
+    return out.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
 
 
 def tinted(text: str, sentiment: str | None) -> str:
@@ -184,7 +314,6 @@ def tinted(text: str, sentiment: str | None) -> str:
 def ensure_data() -> None:
     """On first start with an empty store, load the demo dataset with a progress bar."""
     from data.demo_loader import ensure_demo, has_data
-    from data.settings import settings
 
     if st.session_state.get("bv_data_checked"):
         return

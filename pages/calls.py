@@ -66,7 +66,7 @@ with tab_calls:
         evidence = json.loads(call["evidence"]) if isinstance(call["evidence"], str) else []
         for e in [e for e in evidence if e.get("turn") is None]:
             st.warning(f"{VIOLATION_NAMES_ZH.get(e['rule'], e['rule'])}：{e['explanation']}")
-        turns = ui.store_call_turns(call["call_id"])
+        turns = ui.revealed_call_turns(call["call_id"], key="cl_reveal")
         left, right = st.columns([3, 2])
         with left:
             st.markdown(ui.conversation_html(turns, evidence), unsafe_allow_html=True)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from data import reviews
+from data import access, reviews
 from nlp.labels import (
     COMPLAINT_REASON_NAMES_ZH,
     EMOTION_NAMES_ZH,
@@ -47,7 +47,8 @@ if rows:
     rec = queue.iloc[rows[0]]
     st.divider()
     st.subheader(f"详情 · {rec['response_id']}")
-    st.markdown(ui.highlighted_text(rec["text"]), unsafe_allow_html=True)
+    text = ui.revealed_response_text(rec["response_id"], rec["text"], key="cp_reveal")
+    st.markdown(ui.highlighted_text(text), unsafe_allow_html=True)
     m = st.columns(4)
     m[0].metric("情感", SENTIMENT_NAMES_ZH.get(rec["sentiment"], rec["sentiment"]),
                 help=f"模型置信度 {rec['confidence']:.0%}")
@@ -66,9 +67,8 @@ if rows:
         note = st.text_input("备注", key="cp_note")
         assignee = st.text_input("指派给", key="cp_assignee")
         if st.form_submit_button("提交复核", type="primary"):
-            reviews.add_review(ui.store(), "response", rec["response_id"], ui.current_user(),
-                               action, sentiment=fix, note=note or None,
-                               assignee=assignee or None)
+            access.add_review(ui.store(), ui.actor(), "response", rec["response_id"], action,
+                              sentiment=fix, note=note or None, assignee=assignee or None)
             ui.data_changed()
             st.toast("已记录复核，图表已按复核结果更新。", icon="✅")
             st.session_state["cp_last_review"] = rec["response_id"]

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from data import ingest, reviews
+from data import access, ingest, reviews
 from nlp.evaluate import evaluate_frame
 from nlp.labels import TACTIC_NAMES_ZH
 from nlp.pipeline import score_frame
@@ -18,7 +18,7 @@ c[1].metric("情感一致率", ui.fmt_pct(agree["sentiment_agreement"]),
             help=f"基于 {agree['sentiment_n']} 条人工修正/确认的情感")
 c[2].metric("投诉判断一致率", ui.fmt_pct(agree["complaint_agreement"]),
             help=f"基于 {agree['complaint_n']} 条复核")
-labelled = reviews.reviewed_labels(ui.store())
+labelled = access.reviewed_labels(ui.store(), ui.actor())
 if not labelled.empty:
     ui.download_buttons(labelled, "复核标注集", "md_reviewed")
 

@@ -5,8 +5,9 @@ import time
 import pandas as pd
 import streamlit as st
 
-from data import ingest
-from data.demo_loader import has_demo, remove_demo
+from data import access, ingest
+from data.demo_loader import has_demo
+from data.pii import mask_frame
 from data.queries import list_batches
 from pages import _ui as ui
 
@@ -34,9 +35,8 @@ if file is not None:
         st.caption("支持 JSONL（每行一通）、每行一轮的 CSV/XLSX、带「坐席：/客户：」前缀的 TXT。")
         if st.button("校验并导入", type="primary", key="up_calls_go"):
             try:
-                res = ingest.ingest_calls_bytes(ui.store(), raw, file.name,
-                                                uploaded_by=ui.current_user(),
-                                                progress=progress_bar())
+                res = access.upload_calls(ui.store(), ui.actor(), raw, file.name,
+                                          progress=progress_bar())
                 ui.data_changed()
                 st.success(res.summary())
             except ingest.IngestError as exc:
@@ -62,7 +62,7 @@ if file is not None:
             if choice:
                 mapping[fld] = choice
         st.markdown(f"**预览**（共 {len(df):,} 行）")
-        st.dataframe(df.head(10), width="stretch", hide_index=True)
+        st.dataframe(mask_frame(df.head(10)), width="stretch", hide_index=True)
         clean, problems = ingest.validate_survey(df, mapping)
         errors = [p for p in problems if p.severity == "error"]
         if problems:
@@ -77,9 +77,8 @@ if file is not None:
             st.success(f"校验通过：{len(clean):,} 行可导入。")
         if st.button("评分并导入", type="primary", disabled=bool(errors), key="up_go"):
             try:
-                res = ingest.ingest_survey_bytes(ui.store(), raw, file.name, mapping=mapping,
-                                                 sheet=sheet, uploaded_by=ui.current_user(),
-                                                 progress=progress_bar())
+                res = access.upload_survey(ui.store(), ui.actor(), raw, file.name,
+                                           mapping=mapping, sheet=sheet, progress=progress_bar())
                 if not res.duplicate:
                     ingest.save_mapping(ui.store(), cols, mapping)
                 ui.data_changed()
@@ -94,17 +93,20 @@ st.dataframe(batches.rename(columns={
     "batch_id": "批次", "file_name": "文件", "kind": "类型", "row_count": "行数",
     "uploaded_by": "上传人", "uploaded_at": "上传时间", "status": "状态", "is_demo": "示例数据",
     "model_id": "模型"}), hide_index=True, width="stretch")
-c1, c2 = st.columns(2)
-with c1:
-    victim = st.selectbox("删除批次", [None, *batches["batch_id"]], key="up_del",
-                          format_func=lambda v: "选择批次" if v is None else v)
-    sure = st.checkbox("我确认删除该批次及其全部评分与复核", key="up_del_ok")
-    if st.button("删除", disabled=not (victim and sure), key="up_del_go"):
-        n = ingest.delete_batch(ui.store(), victim, ui.current_user())
-        ui.data_changed()
-        st.success(f"已删除 {victim}（{n:,} 行）")
-with c2:
-    if has_demo(ui.store()) and st.button("一键移除示例数据", key="up_rm_demo"):
-        n = remove_demo(ui.store(), ui.current_user())
-        ui.data_changed()
-        st.success(f"已移除示例数据（{n:,} 行）")
+if ui.actor().can("delete_batch"):  # admin only; data.access checks again
+    c1, c2 = st.columns(2)
+    with c1:
+        victim = st.selectbox("删除批次", [None, *batches["batch_id"]], key="up_del",
+                              format_func=lambda v: "选择批次" if v is None else v)
+        sure = st.checkbox("我确认删除该批次及其全部评分与复核", key="up_del_ok")
+        if st.button("删除", disabled=not (victim and sure), key="up_del_go"):
+            n = access.delete_batch(ui.store(), ui.actor(), victim)
+            ui.data_changed()
+            st.success(f"已删除 {victim}（{n:,} 行）")
+    with c2:
+        if has_demo(ui.store()) and st.button("一键移除示例数据", key="up_rm_demo"):
+            n = access.remove_demo(ui.store(), ui.actor())
+            ui.data_changed()
+            st.success(f"已移除示例数据（{n:,} 行）")
+else:
+    st.caption("删除批次与移除示例数据由管理员操作。")

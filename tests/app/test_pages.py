@@ -37,6 +37,7 @@ def demo_db(tmp_path_factory) -> Path:
 def fresh_caches(demo_db, monkeypatch):
     monkeypatch.setenv("BV_DB_PATH", str(demo_db))
     monkeypatch.setenv("BV_SENTIMENT_MODEL", "lexicon")
+    monkeypatch.setenv("BV_AUTH", "off")  # single local user acting as admin: every page
     st.cache_data.clear()
     st.cache_resource.clear()
     yield

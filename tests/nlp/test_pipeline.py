@@ -65,7 +65,7 @@ def test_default_model_reads_clear_cases():
         model="default",
     )
     assert out["sentiment"].tolist() == ["negative", "positive", "neutral"]
-    assert out["model"].iloc[0].startswith("e5-borrower-int8")
+    assert out["model"].iloc[0].startswith("e5-borrower-int8") and out["model"].iloc[0].endswith("+ens")
 
 
 @pytest.mark.slow
@@ -85,12 +85,12 @@ def test_long_text_is_chunked_not_truncated():
 @pytest.mark.slow
 @pytest.mark.skipif(not DEV.exists(), reason="dev set missing")
 def test_default_model_quality_on_borrower_dev_set():
-    """Floors sit a little below what was measured (0.830 default, 0.710 lexicon)."""
+    """Floors sit a little below what was measured (0.839 default, 0.713 lexicon)."""
     dev = _dev()
     default = score_texts(dev["text"].tolist(), model="default")
     lexicon = score_texts(dev["text"].tolist(), model="lexicon")
     f1_default = classification_report(dev["sentiment"], default["sentiment"], SENTIMENTS)
     f1_lexicon = classification_report(dev["sentiment"], lexicon["sentiment"], SENTIMENTS)
-    assert f1_default["macro_f1"] >= 0.80
+    assert f1_default["macro_f1"] >= 0.81
     assert f1_lexicon["macro_f1"] >= 0.66
     assert f1_default["macro_f1"] >= f1_lexicon["macro_f1"] + 0.05
