@@ -237,7 +237,11 @@ def test_a_manager_cannot_get_unmasked_text_from_any_data_function(store):
         assert leaks(fn(store, f, **kwargs)) == [], name
         checked.append(name)
     assert {"records", "complaint_queue", "calls_table"} <= set(checked)
-    assert leaks(queries.records(store, f, search="王强")) == []  # found, but masked
+    found = queries.records(store, f, search="王强")  # found by the original text, shown masked
+    assert len(found) == 1 and "我是王*，电话138****5678" in found["text"].iloc[0]
+    assert leaks(found) == []
+    queue = queries.complaint_queue(store, f)
+    assert len(queue) >= 2 and "l***@qq.com" in queue.to_csv()
     ids = store.query("SELECT response_id FROM responses")["response_id"]
     for rid in ids:
         assert leaks(queries.response(store, rid)) == []
