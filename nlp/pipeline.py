@@ -44,11 +44,14 @@ def resolve_model(model: str | None) -> str:
 def _clause_polarities(
     backend: SentimentBackend, norm: list[str], doc_scores: np.ndarray
 ) -> Callable[[str], float]:
-    """Clause-level polarity from the same backend as the document sentiment.
+    """Clause-level polarity for the clauses that mention a tactic.
 
     The rule layer asks for the polarity of the clauses that mention a tactic. A first
-    rule pass (cheap) records which clauses those are; the backend then scores them in
-    one batch. Single-clause texts reuse their document score.
+    rule pass (cheap) records which clauses those are; they are then scored in one batch
+    by the backend's ``clause_backend`` when it has one (the default ensemble uses its
+    TF-IDF + lexicon members there: on the dev set that is both 4x faster and more
+    accurate on aspect polarity, 0.776 vs 0.755), else by the backend itself.
+    Single-clause texts reuse their document score.
     """
     from nlp.lexicon import LexiconModel
     from nlp.rules import analyze_many
@@ -67,7 +70,7 @@ def _clause_polarities(
     analyze_many(norm, record)
     if wanted:
         clauses = sorted(wanted)
-        probs = backend.predict_proba(clauses)
+        probs = getattr(backend, "clause_backend", backend).predict_proba(clauses)
         known |= dict(zip(clauses, (probs[:, 2] - probs[:, 0]).tolist(), strict=True))
     return lambda clause: known.get(clause, lexicon.clause_polarity(clause))
 

@@ -181,9 +181,12 @@ class EnsembleBackend:
     borrower dev set and two held-out review domains; see nlp/model/manifest.json.
     """
 
-    def __init__(self, members: list[tuple[SentimentBackend, float]]) -> None:
+    def __init__(self, members: list[tuple[SentimentBackend, float]],
+                 clause_backend: SentimentBackend | None = None) -> None:
         self.members = members
         self.model_id = members[0][0].model_id + "+ens"
+        if clause_backend is not None:
+            self.clause_backend = clause_backend
 
     def predict_proba(self, texts, progress=None) -> np.ndarray:
         total = None
@@ -311,11 +314,12 @@ def get_backend(name: str = "default") -> SentimentBackend:
         if not is_built(model_dir):
             build_default_model(model_dir)
         if name == "default":
-            return EnsembleBackend([
-                (OnnxBackend(model_dir), ENSEMBLE_WEIGHTS["transformer"]),
-                (TfidfBackend(), ENSEMBLE_WEIGHTS["tfidf"]),
-                (LexiconBackend(), ENSEMBLE_WEIGHTS["lexicon"]),
-            ])
+            tfidf, lexicon = TfidfBackend(), LexiconBackend()
+            return EnsembleBackend(
+                [(OnnxBackend(model_dir), ENSEMBLE_WEIGHTS["transformer"]),
+                 (tfidf, ENSEMBLE_WEIGHTS["tfidf"]), (lexicon, ENSEMBLE_WEIGHTS["lexicon"])],
+                clause_backend=EnsembleBackend([(tfidf, 0.4), (lexicon, 0.6)]),
+            )
         if name == "default-onnx":
             return OnnxBackend(model_dir)
         backend = HFBackend(str(model_dir), quantize=name.endswith("int8"))
