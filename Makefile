@@ -23,6 +23,7 @@ demo: model  ## create the demo database when the store is empty
 	@$(PY) -m data init-demo
 
 run: demo  ## install, build, and start the app on the demo dataset
+	@$(PY) -m data.auth ensure-admin
 	@echo "Borrower Voice: http://localhost:$(PORT)"
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 

@@ -33,6 +33,7 @@ else:
     for section, path, title, icon, permission in PAGES:
         if actor.can(permission):
             sections.setdefault(section, []).append(
-                st.Page(path, title=title, icon=icon, default=not sections))
+                st.Page(path, title=title, icon=icon, default=not sections)
+            )
     ui.account_sidebar(actor)
     st.navigation(sections).run()

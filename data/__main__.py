@@ -1,4 +1,4 @@
-"""``python -m data``: ingest files, load the demo dataset, list and delete batches.
+"""``python -m data``: ingest files, import scored output, load the demo, list/delete batches.
 
 Bad input exits with code 2 and a message naming the row and column; nothing is stored.
 """
@@ -77,6 +77,30 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    """Store already-scored Parquet output (``python -m nlp score --engine ray``) as a batch."""
+    from data.ingest import IngestError
+    from data.scored_import import import_scored_survey
+    from data.store import open_store
+
+    if args.kind != "survey":
+        print("错误：--kind calls 尚不支持导入评分输出；请用 python -m data ingest 导入通话",
+              file=sys.stderr)
+        return 2
+    try:
+        result = import_scored_survey(open_store(args.db), args.path, text_column=args.text_column,
+                                      file_name=args.file_name, uploaded_by=args.user)
+    except IngestError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        for problem in exc.problems[:20]:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    for warning in result.warnings[:10]:
+        print(f"  提示：{warning}", file=sys.stderr)
+    print(result.summary() + (f" 用时 {result.seconds:.1f} 秒。" if result.seconds else ""))
+    return 0
+
+
 def cmd_init_demo(args) -> int:
     from data.demo_loader import ensure_demo
     from data.settings import settings
@@ -129,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     ing.add_argument("--model", default=None)
     ing.add_argument("--user", default="cli")
     ing.set_defaults(func=cmd_ingest)
+    imp = sub.add_parser("import", help="导入已评分的 Parquet 输出（不重新评分）")
+    imp.add_argument("path", type=Path, help="python -m nlp score --engine ray 的输出目录")
+    imp.add_argument("--kind", choices=("survey", "calls"), required=True)
+    imp.add_argument("--text-column", default=None, help="文本列（默认 text）")
+    imp.add_argument("--db", default=None)
+    imp.add_argument("--file-name", default=None, help="批次列表中显示的名称（默认目录名）")
+    imp.add_argument("--user", default="cli")
+    imp.set_defaults(func=cmd_import)
     demo = sub.add_parser("init-demo", help="数据库为空时载入示例数据")
     demo.add_argument("--db", default=None)
     demo.add_argument("--model", default=None)

@@ -65,15 +65,17 @@ def reviewed_labels(store: Store, actor: Actor) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- writes
-def upload_survey(store: Store, actor: Actor, raw: bytes, file_name: str,
-                  **kwargs) -> ingest.IngestResult:
+def upload_survey(
+    store: Store, actor: Actor, raw: bytes, file_name: str, **kwargs
+) -> ingest.IngestResult:
     """``ingest.ingest_survey_bytes`` for an actor with ``upload``."""
     actor.require("upload")
     return ingest.ingest_survey_bytes(store, raw, file_name, uploaded_by=actor.user, **kwargs)
 
 
-def upload_calls(store: Store, actor: Actor, raw: bytes, file_name: str,
-                 **kwargs) -> ingest.IngestResult:
+def upload_calls(
+    store: Store, actor: Actor, raw: bytes, file_name: str, **kwargs
+) -> ingest.IngestResult:
     """``ingest.ingest_calls_bytes`` for an actor with ``upload``."""
     actor.require("upload")
     return ingest.ingest_calls_bytes(store, raw, file_name, uploaded_by=actor.user, **kwargs)
@@ -93,8 +95,9 @@ def remove_demo(store: Store, actor: Actor) -> int:
     return _remove(store, actor.user)
 
 
-def add_review(store: Store, actor: Actor, target_kind: str, target_id: str, action: str,
-               **kwargs) -> str:
+def add_review(
+    store: Store, actor: Actor, target_kind: str, target_id: str, action: str, **kwargs
+) -> str:
     """Record a review as the actor (``review``: qa, admin)."""
     actor.require("review")
     return reviews.add_review(store, target_kind, target_id, actor.user, action, **kwargs)
@@ -106,10 +109,17 @@ def log_export(store: Store, actor: Actor, name: str, fmt: str, rows: int) -> No
 
 
 # --------------------------------------------------------------------------- the audit log
-def audit_log(store: Store, actor: Actor, *, date_from: date | None = None,
-              date_to: date | None = None, users: tuple[str, ...] = (),
-              actions: tuple[str, ...] = (), search: str | None = None,
-              limit: int = 5000) -> pd.DataFrame:
+def audit_log(
+    store: Store,
+    actor: Actor,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    users: tuple[str, ...] = (),
+    actions: tuple[str, ...] = (),
+    search: str | None = None,
+    limit: int = 5000,
+) -> pd.DataFrame:
     """Audit entries, newest first: ts, actor, action, target, detail (``view_audit``).
 
     ``actions`` may name a prefix ending in ``:*`` (``review:*``: every review action).
@@ -139,23 +149,30 @@ def audit_log(store: Store, actor: Actor, *, date_from: date | None = None,
         params += [f"%{search.strip()}%"] * 3
     return store.query(
         f"""SELECT ts, actor, action, target, CAST(detail AS VARCHAR) AS detail FROM audit_log
-            WHERE {' AND '.join(where)} ORDER BY ts DESC LIMIT {int(limit)}""", params)
+            WHERE {" AND ".join(where)} ORDER BY ts DESC LIMIT {int(limit)}""",
+        params,
+    )
 
 
 def audit_facets(store: Store, actor: Actor) -> dict[str, list[str]]:
     """Distinct actors and actions in the audit log (for the filters)."""
     actor.require("view_audit")
-    return {col: store.query(f"SELECT DISTINCT {col} AS v FROM audit_log ORDER BY 1")["v"]
-            .tolist() for col in ("actor", "action")}
+    return {
+        col: store.query(f"SELECT DISTINCT {col} AS v FROM audit_log ORDER BY 1")["v"].tolist()
+        for col in ("actor", "action")
+    }
 
 
 def audit_for_display(df: pd.DataFrame) -> pd.DataFrame:
     """Audit entries with Chinese column names and action names."""
-    return pd.DataFrame({
-        "时间": pd.to_datetime(df["ts"]).dt.tz_convert("Asia/Shanghai").dt.strftime(
-            "%Y-%m-%d %H:%M:%S"),
-        "用户": df["actor"],
-        "操作": df["action"].map(lambda a: AUDIT_ACTIONS.get(a, a)),
-        "对象": df["target"].fillna(""),
-        "详情": df["detail"].fillna(""),
-    })
+    return pd.DataFrame(
+        {
+            "时间": pd.to_datetime(df["ts"])
+            .dt.tz_convert("Asia/Shanghai")
+            .dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "用户": df["actor"],
+            "操作": df["action"].map(lambda a: AUDIT_ACTIONS.get(a, a)),
+            "对象": df["target"].fillna(""),
+            "详情": df["detail"].fillna(""),
+        }
+    )

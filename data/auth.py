@@ -15,6 +15,7 @@ single-user install on one's own machine) the app acts as :data:`LOCAL_ACTOR`, a
 
 Command line (for a lost admin password)::
 
+    python -m data.auth ensure-admin            # first start: create admin, print its password
     python -m data.auth add-user NAME ROLE      # prints a one-time password
     python -m data.auth reset-password NAME     # prints a new one-time password
     python -m data.auth list
@@ -94,8 +95,9 @@ class Actor:
         if permission not in PERMISSION_NAMES:
             raise ValueError(f"unknown permission {permission}")
         if not self.can(permission):
-            raise AccessDenied(f"角色「{ROLES.get(self.role, self.role)}」无权"
-                               f"{PERMISSION_NAMES[permission]}")
+            raise AccessDenied(
+                f"角色「{ROLES.get(self.role, self.role)}」无权{PERMISSION_NAMES[permission]}"
+            )
 
     @property
     def role_name(self) -> str:
@@ -175,9 +177,13 @@ def load_users(path: Path) -> dict[str, User]:
     for name, entry in (raw.get("users") or {}).items():
         if entry.get("role") not in ROLES or not entry.get("password_hash"):
             continue  # a hand-edited entry without a valid role or hash cannot log in
-        users[str(name)] = User(str(name), entry["role"], entry["password_hash"],
-                                bool(entry.get("must_change", False)),
-                                str(entry.get("display_name", "")))
+        users[str(name)] = User(
+            str(name),
+            entry["role"],
+            entry["password_hash"],
+            bool(entry.get("must_change", False)),
+            str(entry.get("display_name", "")),
+        )
     _CACHE[str(path)] = (stamp, users)
     return users
 
@@ -186,13 +192,22 @@ def _save_users(path: Path, users: dict[str, User]) -> None:
     """Write atomically (temp file + rename) with mode 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"users": {u.username: {"role": u.role, "password_hash": u.password_hash,
-                                   "must_change": u.must_change,
-                                   **({"display_name": u.display_name} if u.display_name else {})}
-                      for u in users.values()}}
-    text = ("# Borrower Voice users: roles and bcrypt password hashes. Keep out of git.\n"
-            "# Manage in the app (管理员 → 用户) or with `python -m data.auth`.\n"
-            + yaml.safe_dump(data, allow_unicode=True, sort_keys=True))
+    data = {
+        "users": {
+            u.username: {
+                "role": u.role,
+                "password_hash": u.password_hash,
+                "must_change": u.must_change,
+                **({"display_name": u.display_name} if u.display_name else {}),
+            }
+            for u in users.values()
+        }
+    }
+    text = (
+        "# Borrower Voice users: roles and bcrypt password hashes. Keep out of git.\n"
+        "# Manage in the app (管理员 → 用户) or with `python -m data.auth`.\n"
+        + yaml.safe_dump(data, allow_unicode=True, sort_keys=True)
+    )
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".auth-", suffix=".yaml")
     try:
         os.fchmod(fd, 0o600)
@@ -205,8 +220,12 @@ def _save_users(path: Path, users: dict[str, User]) -> None:
     _CACHE.pop(str(path), None)
 
 
-def ensure_admin(path: Path, store: Store | None = None, password: str = "",
-                 echo: Callable[[str], None] | None = None) -> str | None:
+def ensure_admin(
+    path: Path,
+    store: Store | None = None,
+    password: str = "",
+    echo: Callable[[str], None] | None = None,
+) -> str | None:
     """Create the ``admin`` account when the auth file does not exist or has no admin.
 
     Args:
@@ -226,8 +245,9 @@ def ensure_admin(path: Path, store: Store | None = None, password: str = "",
             return None
         name = "admin" if "admin" not in users else "admin-" + secrets.token_hex(2)
         generated = None if password else one_time_password()
-        users[name] = User(name, "admin", hash_password(password or generated),
-                           must_change=generated is not None)
+        users[name] = User(
+            name, "admin", hash_password(password or generated), must_change=generated is not None
+        )
         _save_users(path, users)
     if store is not None:
         store.audit("system", "user_add", name, {"role": "admin", "file": str(path)})
@@ -235,7 +255,8 @@ def ensure_admin(path: Path, store: Store | None = None, password: str = "",
         (echo or _stderr)(
             "\n" + "=" * 64 + "\n借款人之声 Borrower Voice: created the first account\n"
             f"  user: {name}\n  one-time password: {generated}\n"
-            f"  (stored as a bcrypt hash in {path}; change it after logging in)\n" + "=" * 64)
+            f"  (stored as a bcrypt hash in {path}; change it after logging in)\n" + "=" * 64
+        )
     return generated
 
 
@@ -246,12 +267,16 @@ def _stderr(msg: str) -> None:
 # --------------------------------------------------------------------------- logging in
 def _recent_failures(store: Store, username: str) -> int:
     since = now() - LOCKOUT_WINDOW
-    return int(store.scalar(
-        """SELECT count(*) FROM audit_log
+    return int(
+        store.scalar(
+            """SELECT count(*) FROM audit_log
            WHERE action = 'login_failed' AND target = ? AND ts > ?
              AND ts > coalesce((SELECT max(ts) FROM audit_log
                                 WHERE action = 'login' AND target = ?), '-infinity'::TIMESTAMPTZ)""",
-        [username, since, username]) or 0)
+            [username, since, username],
+        )
+        or 0
+    )
 
 
 def authenticate(store: Store, path: Path, username: str, password: str) -> Actor | None:
@@ -270,8 +295,9 @@ def authenticate(store: Store, path: Path, username: str, password: str) -> Acto
         return None
     ok = verify_password(password or "", user.password_hash if user else _dummy_hash())
     if not (user and ok):
-        store.audit(ANONYMOUS, "login_failed", name,
-                    {"reason": "bad_password" if user else "unknown_user"})
+        store.audit(
+            ANONYMOUS, "login_failed", name, {"reason": "bad_password" if user else "unknown_user"}
+        )
         return None
     store.audit(user.username, "login", user.username, {"role": user.role})
     return Actor(user.username, user.role)
@@ -301,12 +327,15 @@ def log_logout(store: Store, actor: Actor) -> None:
 def list_users(path: Path, actor: Actor) -> list[dict]:
     """User names and roles (no hashes), for the admin page."""
     actor.require("manage_users")
-    return [{"username": u.username, "role": u.role, "must_change": u.must_change}
-            for u in sorted(load_users(path).values(), key=lambda u: u.username)]
+    return [
+        {"username": u.username, "role": u.role, "must_change": u.must_change}
+        for u in sorted(load_users(path).values(), key=lambda u: u.username)
+    ]
 
 
-def add_user(store: Store, path: Path, actor: Actor, username: str, role: str,
-             password: str = "") -> str:
+def add_user(
+    store: Store, path: Path, actor: Actor, username: str, role: str, password: str = ""
+) -> str:
     """Create a user (admin only). Returns the password: ``password`` or a one-time one."""
     actor.require("manage_users")
     name = (username or "").strip().lower()
@@ -367,8 +396,9 @@ def reset_password(store: Store, path: Path, actor: Actor, username: str) -> str
         users = dict(load_users(path))
         if username not in users:
             raise AuthError(f"用户 {username} 不存在")
-        users[username] = replace(users[username], password_hash=hash_password(secret),
-                                  must_change=True)
+        users[username] = replace(
+            users[username], password_hash=hash_password(secret), must_change=True
+        )
         _save_users(path, users)
     store.audit(actor.user, "password_reset", username)
     return secret
@@ -376,11 +406,11 @@ def reset_password(store: Store, path: Path, actor: Actor, username: str) -> str
 
 # --------------------------------------------------------------------------- command line
 def main(argv: list[str] | None = None) -> int:
-    """``python -m data.auth add-user NAME ROLE | reset-password NAME | list``."""
+    """``python -m data.auth ensure-admin | add-user NAME ROLE | reset-password NAME | list``."""
     import argparse
 
     from data.settings import settings
-    from data.store import open_store
+    from data.store import StoreError, open_store
 
     p = argparse.ArgumentParser(prog="python -m data.auth", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -390,13 +420,24 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("reset-password")
     r.add_argument("name")
     sub.add_parser("list")
+    sub.add_parser("ensure-admin")
     args = p.parse_args(argv)
     cfg = settings()
     cli = Actor("cli", "admin")  # whoever can run this can edit the file anyway
-    store = open_store()
+    try:
+        store = open_store()
+    except StoreError:  # the running app holds the database: the change itself still works
+        print(
+            "warning: database busy (is the app running?); this change is not in the audit log",
+            file=sys.stderr,
+        )
+        store = open_store(":memory:")
     try:
         if args.cmd == "add-user":
             print(f"{args.name}: {add_user(store, cfg.auth_file, cli, args.name, args.role)}")
+        elif args.cmd == "ensure-admin":
+            if cfg.auth:
+                ensure_admin(cfg.auth_file, store, cfg.admin_password, echo=print)
         elif args.cmd == "reset-password":
             print(f"{args.name}: {reset_password(store, cfg.auth_file, cli, args.name)}")
         else:

@@ -51,7 +51,9 @@ _HALF = str.maketrans(
 )
 
 _SEP = r"[ \-]"
-_MOBILE = re.compile(rf"(?<![0-9])(?P<cc>\+?86{_SEP}?)?1[3-9][0-9](?:{_SEP}?[0-9]{{4}}){{2}}(?![0-9])")
+_MOBILE = re.compile(
+    rf"(?<![0-9])(?P<cc>\+?86{_SEP}?)?1[3-9][0-9](?:{_SEP}?[0-9]{{4}}){{2}}(?![0-9])"
+)
 _LANDLINE = re.compile(
     r"(?<![0-9])(?:\((?P<area1>0[0-9]{2,3})\)|(?P<area2>0[0-9]{2,3}))[ \-]?"
     r"(?:[0-9]{7,8}|[0-9]{3,4}[ \-][0-9]{4})(?![0-9])"
@@ -90,15 +92,56 @@ _NAME_BEFORE_HONORIFIC = re.compile(
     rf"(?:(?<!{_HAN})|(?<=[是叫找给问跟和对向请位好的户人]))" + _NAME + r"(?=女士|先生|小姐(?!姐))"
 )
 # given-name parts that are titles or words, not names: 我是王姐 / 我是高中生
-_NOT_GIVEN = frozenset((
-    "律师", "经理", "专员", "老师", "师傅", "总", "姐", "哥", "叔", "姨", "先生", "女士", "小姐",
-    "本人", "同事", "家人", "主管", "阿姨", "叔叔", "大哥", "大姐", "老板", "客服", "工", "医生",
-    "警官", "助理", "组长",
-))
-_NOT_NAMES = frozenset((
-    "高中", "高中生", "高兴", "高管", "单身", "方便", "毛病", "包子", "白领", "金额", "钱包", "黄牛",
-    "江湖", "谢谢",
-))
+_NOT_GIVEN = frozenset(
+    (
+        "律师",
+        "经理",
+        "专员",
+        "老师",
+        "师傅",
+        "总",
+        "姐",
+        "哥",
+        "叔",
+        "姨",
+        "先生",
+        "女士",
+        "小姐",
+        "本人",
+        "同事",
+        "家人",
+        "主管",
+        "阿姨",
+        "叔叔",
+        "大哥",
+        "大姐",
+        "老板",
+        "客服",
+        "工",
+        "医生",
+        "警官",
+        "助理",
+        "组长",
+    )
+)
+_NOT_NAMES = frozenset(
+    (
+        "高中",
+        "高中生",
+        "高兴",
+        "高管",
+        "单身",
+        "方便",
+        "毛病",
+        "包子",
+        "白领",
+        "金额",
+        "钱包",
+        "黄牛",
+        "江湖",
+        "谢谢",
+    )
+)
 
 
 def _digits(s: str) -> str:
@@ -139,9 +182,8 @@ def _mask_digits(s: str, head: int, tail: int) -> str:
     """Replace every digit (and an ID's X) except the first ``head`` and last ``tail`` by *."""
     norm = s.translate(_HALF)
     positions = [i for i, c in enumerate(norm) if c.isdigit() or c in "Xx"]
-    keep = set(positions[:head]) | set(positions[len(positions) - tail:] if tail else [])
-    return "".join("*" if i in positions and i not in keep else c
-                   for i, c in enumerate(s))
+    keep = set(positions[:head]) | set(positions[len(positions) - tail :] if tail else [])
+    return "".join("*" if i in positions and i not in keep else c for i, c in enumerate(s))
 
 
 def _candidates(text: str) -> list[PiiSpan]:
@@ -149,25 +191,25 @@ def _candidates(text: str) -> list[PiiSpan]:
     out: list[PiiSpan] = []
 
     def add(m: re.Match, kind: str, masked: str) -> None:
-        out.append(PiiSpan(m.start(), m.end(), kind, text[m.start():m.end()], masked))
+        out.append(PiiSpan(m.start(), m.end(), kind, text[m.start() : m.end()], masked))
 
     has_digit = any(c.isdigit() for c in norm)
     if has_digit:
         for m in _ID_CARD.finditer(norm):
             if id_checksum_ok(m.group()):
-                add(m, "id_card", _mask_digits(text[m.start():m.end()], 1, 1))
+                add(m, "id_card", _mask_digits(text[m.start() : m.end()], 1, 1))
         for m in _BANK_CARD.finditer(norm):
             if 16 <= len(_digits(m.group())) <= 19 and luhn_ok(m.group()):
-                add(m, "bank_card", _mask_digits(text[m.start():m.end()], 0, 4))
+                add(m, "bank_card", _mask_digits(text[m.start() : m.end()], 0, 4))
         for m in _MOBILE.finditer(norm):
             head = 3 + (len(_digits(m.group("cc"))) if m.group("cc") else 0)
-            add(m, "mobile", _mask_digits(text[m.start():m.end()], head, 4))
+            add(m, "mobile", _mask_digits(text[m.start() : m.end()], head, 4))
         for m in _LANDLINE.finditer(norm):
             area = m.group("area1") or m.group("area2")
-            add(m, "landline", _mask_digits(text[m.start():m.end()], len(area), 4))
+            add(m, "landline", _mask_digits(text[m.start() : m.end()], len(area), 4))
     if "@" in norm:
         for m in _EMAIL.finditer(norm):
-            local, _, domain = text[m.start():m.end()].partition("@")
+            local, _, domain = text[m.start() : m.end()].partition("@")
             add(m, "email", f"{local[0]}***@{domain}")
     for pattern in (_NAME_AFTER_MARKER, _NAME_BEFORE_HONORIFIC):
         for m in pattern.finditer(text):
@@ -175,8 +217,9 @@ def _candidates(text: str) -> list[PiiSpan]:
             if given in _NOT_GIVEN or surname + given in _NOT_NAMES:
                 continue
             start = m.start("surname")
-            out.append(PiiSpan(start, m.end("given"), "name", surname + given,
-                               surname + "*" * len(given)))
+            out.append(
+                PiiSpan(start, m.end("given"), "name", surname + given, surname + "*" * len(given))
+            )
     return out
 
 
@@ -196,8 +239,9 @@ def find_pii(text: str) -> list[PiiSpan]:
     if not isinstance(text, str) or not text:
         return []
     chosen: list[PiiSpan] = []
-    for span in sorted(_candidates(text),
-                       key=lambda s: (_PRIORITY[s.kind], s.start - s.end, s.start)):
+    for span in sorted(
+        _candidates(text), key=lambda s: (_PRIORITY[s.kind], s.start - s.end, s.start)
+    ):
         if all(span.end <= c.start or span.start >= c.end for c in chosen):
             chosen.append(span)
     return sorted(chosen, key=lambda s: s.start)
@@ -216,7 +260,7 @@ def mask_pii(text: str) -> str:
         return text
     parts, last = [], 0
     for s in spans:
-        parts += [text[last:s.start], s.masked]
+        parts += [text[last : s.start], s.masked]
         last = s.end
     parts.append(text[last:])
     return "".join(parts)

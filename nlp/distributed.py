@@ -27,6 +27,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -226,7 +227,9 @@ def read_dataset(source: Source, text_column: str, blocks: int):
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if text_column not in df.columns:
             raise UsageError(f"找不到文本列 {text_column!r}（可用列：{', '.join(df.columns)}）")
-        return ray.data.from_pandas(df, override_num_blocks=max(1, blocks)), len(df)
+        step = -(-len(df) // max(1, blocks))  # from_pandas(override_num_blocks=) fails on pandas 3
+        parts = [df.iloc[i : i + step] for i in range(0, len(df), step)] or [df]
+        return ray.data.from_pandas(parts), len(df)
     common = {"filesystem": source.filesystem, "file_extensions": None}
     if source.fmt == "csv":
         assert source.header is not None
@@ -239,7 +242,7 @@ def read_dataset(source: Source, text_column: str, blocks: int):
             ),
         )
     elif source.fmt == "jsonl":
-        ds = ray.data.read_json(source.files, lines=True, **common)
+        ds = ray.data.read_json(source.files, **common)  # pyarrow reads JSON Lines
     else:
         ds = ray.data.read_parquet(source.files, **common)
     return ds, ds.count()
@@ -287,22 +290,30 @@ def start_ray(address: str | None, workers: int | None) -> bool:
     try:
         if address:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False,
-                     logging_level=logging.WARNING)
+                     logging_level=logging.ERROR)
         else:
-            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, workers or 1),
+            # One logical CPU more than scoring workers: the actors hold theirs for the whole
+            # job, and the read, repartition and write tasks need one to run at all.
+            ray.init(address="local", num_cpus=(workers or os.cpu_count() or 1) + 1,
                      include_dashboard=False, log_to_driver=False, runtime_env=runtime_env,
-                     logging_level=logging.WARNING)
+                     logging_level=logging.ERROR)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise UsageError(f"无法连接 Ray 集群 {address or 'local'}：{_one_line(exc)}") from None
     return True
 
 
 def _quiet_ray_data() -> None:
+    """Keep Ray Data's progress lines and tracebacks off the terminal.
+
+    The CLI prints one summary line, or one error line; Ray Data's own log file (under
+    ``/tmp/ray/session_latest/logs/ray-data``) still gets everything.
+    """
     import ray.data
 
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    for handler in logging.getLogger("ray.data").handlers:
+        if getattr(handler, "stream", None) in (sys.stderr, sys.stdout):
+            handler.setLevel(logging.CRITICAL)
     ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = sys.stderr.isatty()
     ctx.max_errored_blocks = 0  # a block that fails after its retries fails the job
     ctx.execution_options.preserve_order = True
 
@@ -319,7 +330,8 @@ def run_job(
         out_target: the output directory (``scored.parquet`` is a directory name too).
         text_column: the column to score.
         model: ``lexicon``, ``default`` or a model path present on every worker.
-        workers: scoring actors (default: one per CPU of the cluster).
+        workers: scoring actors, one CPU each (default: the cluster's CPUs less one, which
+            the read and write tasks need; a local Ray gets one CPU per core plus one).
         batch_rows: rows per batch (default 1000).
         address: ``auto`` or ``ray://HOST:PORT``; ``None`` starts a local Ray.
 
@@ -343,9 +355,12 @@ def run_job(
     started = start_ray(address, workers)
     try:
         _quiet_ray_data()
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        workers = workers or cpus
-        threads = max(1, cpus // workers) if not address else 1
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        workers = workers or max(1, cpus - 1)
+        if workers >= cpus:  # every CPU held by an actor: the read tasks would wait forever
+            raise UsageError(f"--workers {workers} 须小于 Ray 集群的 CPU 数 {cpus}"
+                             "（读写任务需要留一个 CPU）")
+        threads = max(1, (os.cpu_count() or 1) // workers) if started else 1
         ds, n_in = read_dataset(source, text_column, workers)
         if n_in == 0:
             raise UsageError(f"{input_target}：没有数据行")
@@ -355,18 +370,24 @@ def run_job(
             raise UsageError(f"找不到文本列 {text_column!r}（可用列：{', '.join(names)}）")
         out_schema = output_schema(_arrow_schema(schema))
         out_fs, out_path = prepare_output(out_target)
-        scored = ds.repartition(target_num_rows_per_block=batch_rows).map_batches(
-            ScoreBatch,
-            fn_constructor_kwargs={"text_column": text_column, "model": name,
-                                   "schema": out_schema, "threads": threads},
-            batch_format="pandas",
-            batch_size=batch_rows,
-            compute=ActorPoolStrategy(size=workers),
-            num_cpus=1,
-            max_restarts=RETRIES,
-            max_task_retries=RETRIES,
-        )
-        scored.write_parquet(out_path, filesystem=out_fs, ray_remote_args={"max_retries": RETRIES})
+        with warnings.catch_warnings():
+            # Ray 2.60 has no named parameter for actor retries yet (``ray_remote_args`` is
+            # deprecated for 2.64): keep them bounded rather than Ray Data's default of
+            # retrying forever, so a batch that kills its worker fails the job.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            scored = ds.repartition(target_num_rows_per_block=batch_rows).map_batches(
+                ScoreBatch,
+                fn_constructor_kwargs={"text_column": text_column, "model": name,
+                                       "schema": out_schema, "threads": threads},
+                batch_format="pandas",
+                batch_size=batch_rows,
+                compute=ActorPoolStrategy(size=workers),
+                num_cpus=1,
+                max_restarts=RETRIES,
+                max_task_retries=RETRIES,
+            )
+            scored.write_parquet(out_path, filesystem=out_fs,
+                                 ray_remote_args={"max_retries": RETRIES})
         n_out = count_rows(out_fs, out_path)
         if n_out != n_in:
             raise UsageError(f"输出 {n_out:,} 行，输入 {n_in:,} 行：行数不一致，"

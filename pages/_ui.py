@@ -65,6 +65,25 @@ def actor() -> Actor:
     return who
 
 
+def require(permission: str) -> Actor:
+    """The first call of every page: the actor, or the page stops here.
+
+    ``st.navigation`` already leaves out pages a role may not use; this also covers a page that
+    runs without app.py (Streamlit runs ``pages/*.py`` directly until the first
+    ``st.navigation`` call of a fresh server process).
+    """
+    who = session_actor()
+    if who is None:
+        ensure_admin_account()
+        st.warning("请先登录。")
+        st.link_button("前往登录", "./")
+        st.stop()
+    if not who.can(permission):
+        st.error(f"角色「{who.role_name}」无权访问此页面。")
+        st.stop()
+    return who
+
+
 def current_user() -> str:
     return actor().user
 
@@ -72,7 +91,11 @@ def current_user() -> str:
 def ensure_admin_account() -> None:
     """First start with login on: create ``admin`` (one-time password on the console)."""
     cfg = settings()
-    auth.ensure_admin(cfg.auth_file, store(), cfg.admin_password)
+    try:
+        auth.ensure_admin(cfg.auth_file, store(), cfg.admin_password)
+    except auth.AuthError as exc:  # BV_ADMIN_PASSWORD too short or too long
+        st.error(f"无法创建管理员账号（BV_ADMIN_PASSWORD）：{exc}")
+        st.stop()
 
 
 def login(username: str, password: str) -> bool:
@@ -88,8 +111,7 @@ def _logout() -> None:
     who = session_actor()
     if who is not None and auth_enabled():
         auth.log_logout(store(), who)
-    for key in [k for k in st.session_state if k.startswith("bv_")]:
-        del st.session_state[key]
+    st.session_state.clear()  # filters, selections and any revealed text go with the user
 
 
 def account_sidebar(who: Actor) -> None:
@@ -148,8 +170,8 @@ def _reveal(kind: str, target: str, masked, key: str, fetch):
     c1, c2 = st.columns([4, 1])
     c1.caption("个人信息已脱敏。")
     if c2.button("显示原文", key=f"{key}_show", help="显示未脱敏的原文；每次都会记入审计日志"):
-        shown[(kind, target)] = fetch()
-        return shown[(kind, target)]
+        shown[(kind, target)] = fetch()  # checks the role again and writes the audit entry
+        st.rerun()
     return masked
 
 

@@ -7,20 +7,32 @@ import streamlit as st
 from data import access
 from pages import _ui as ui
 
+actor = ui.require("view_audit")
 st.title("审计日志")
-actor = ui.actor()
 facets = access.audit_facets(ui.store(), actor)
 c = st.columns([2, 2, 2, 3])
 today = date.today()
 dates = c[0].date_input("日期范围", value=(today - timedelta(days=30), today), key="au_dates")
 users = c[1].multiselect("用户", facets["actor"], key="au_users", placeholder="全部")
-actions = c[2].multiselect("操作", facets["action"], key="au_actions", placeholder="全部",
-                           format_func=lambda a: access.AUDIT_ACTIONS.get(a, a))
+actions = c[2].multiselect(
+    "操作",
+    facets["action"],
+    key="au_actions",
+    placeholder="全部",
+    format_func=lambda a: access.AUDIT_ACTIONS.get(a, a),
+)
 search = c[3].text_input("搜索对象或详情", key="au_search", placeholder="如：批次号、记录编号")
 d_from, d_to = dates if isinstance(dates, tuple | list) and len(dates) == 2 else (None, None)
 
-log = access.audit_log(ui.store(), actor, date_from=d_from, date_to=d_to, users=tuple(users),
-                       actions=tuple(actions), search=search or None)
+log = access.audit_log(
+    ui.store(),
+    actor,
+    date_from=d_from,
+    date_to=d_to,
+    users=tuple(users),
+    actions=tuple(actions),
+    search=search or None,
+)
 st.caption(f"{len(log):,} 条记录（最新在前，最多 5,000 条）。")
 table = access.audit_for_display(log)
 st.dataframe(table, hide_index=True, width="stretch", key="au_table")

@@ -9,6 +9,7 @@ from nlp.labels import SENTIMENT_NAMES_ZH, VIOLATION_NAMES_ZH
 from pages import _charts as charts
 from pages import _ui as ui
 
+ui.require("view_calls")
 st.title("通话质检")
 ui.demo_banner()
 f = ui.sidebar_filters()
@@ -62,7 +63,7 @@ with tab_calls:
     if sel and sel.selection.rows:
         call = calls.iloc[sel.selection.rows[0]]
         st.divider()
-        st.subheader(f"通话 {call['call_id']} · 坐席 {call['agent_id']}")
+        st.subheader(f"通话 {ui.escape(call['call_id'])} · 坐席 {ui.escape(call['agent_id'])}")
         evidence = json.loads(call["evidence"]) if isinstance(call["evidence"], str) else []
         for e in [e for e in evidence if e.get("turn") is None]:
             st.warning(f"{VIOLATION_NAMES_ZH.get(e['rule'], e['rule'])}：{e['explanation']}")

@@ -12,6 +12,7 @@ from nlp.labels import (
 )
 from pages import _ui as ui
 
+ui.require("review")
 st.title("投诉复核")
 ui.demo_banner()
 f = ui.sidebar_filters()
@@ -46,7 +47,7 @@ rows = sel.selection.rows if sel else []
 if rows:
     rec = queue.iloc[rows[0]]
     st.divider()
-    st.subheader(f"详情 · {rec['response_id']}")
+    st.subheader(f"详情 · {ui.escape(rec['response_id'])}")
     text = ui.revealed_response_text(rec["response_id"], rec["text"], key="cp_reveal")
     st.markdown(ui.highlighted_text(text), unsafe_allow_html=True)
     m = st.columns(4)

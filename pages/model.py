@@ -10,6 +10,7 @@ from nlp.pipeline import score_frame
 from pages import _charts as charts
 from pages import _ui as ui
 
+ui.require("evaluate_model")
 st.title("模型评估")
 agree = reviews.agreement(ui.store())
 c = st.columns(3)

@@ -9,6 +9,7 @@ from nlp.labels import REQUEST_NAMES_ZH, SENTIMENT_NAMES_ZH, TACTIC_NAMES_ZH
 from pages import _charts as charts
 from pages import _ui as ui
 
+ui.require("view_dashboard")
 st.title("借款人之声 · 总览")
 ui.demo_banner()
 f = ui.sidebar_filters()
@@ -100,7 +101,8 @@ picked = st.dataframe(table, width="stretch", hide_index=True, key="ov_records",
 if picked and picked.selection.rows:
     rec = rows.iloc[picked.selection.rows[0]]
     with st.container(border=True):
-        st.markdown(f"**{rec['response_id']}** · {rec['product'] or ''} · {rec['region'] or ''}")
+        st.markdown(f"**{ui.escape(rec['response_id'])}** · {ui.escape(rec['product'] or '')} · "
+                    f"{ui.escape(rec['region'] or '')}")
         st.markdown(ui.highlighted_text(rec["text"]), unsafe_allow_html=True)
         st.caption(f"情感 {SENTIMENT_NAMES_ZH.get(rec['sentiment'])}（置信度 {rec['confidence']:.0%}）"
                    f" · 催收方式 {ui.zh_aspects(rec['aspects']) or '—'}")

@@ -11,6 +11,7 @@ from data.pii import mask_frame
 from data.queries import list_batches
 from pages import _ui as ui
 
+ui.require("upload")
 st.title("数据上传")
 kind = st.radio("数据类型", ["survey", "calls"], horizontal=True, key="up_kind",
                 format_func={"survey": "问卷回答", "calls": "通话转写"}.get)

@@ -26,8 +26,13 @@ SURVEY = (
     "催收员态度很好，帮我申请了分期,2026-05-04,5,信用卡,广东\n"
 ).encode()
 CALL = {
-    "call_id": "pii-c1", "borrower_id": "B9", "agent_id": "A9", "team": "M1组",
-    "started_at": "2026-05-06T10:12:00+08:00", "duration_s": 60, "outcome": "no_answer",
+    "call_id": "pii-c1",
+    "borrower_id": "B9",
+    "agent_id": "A9",
+    "team": "M1组",
+    "started_at": "2026-05-06T10:12:00+08:00",
+    "duration_s": 60,
+    "outcome": "no_answer",
     "turns": [
         {"speaker": "agent", "text": "喂，请问是李娜女士吗？"},
         {"speaker": "borrower", "text": "不是，我是她同事，有事吗"},
@@ -54,8 +59,12 @@ def auth_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(tmp_store):
     ingest_survey_bytes(tmp_store, SURVEY, "pii.csv", uploaded_by="test")
-    ingest_calls_bytes(tmp_store, (json.dumps(CALL, ensure_ascii=False) + "\n").encode(),
-                       "pii.jsonl", uploaded_by="test")
+    ingest_calls_bytes(
+        tmp_store,
+        (json.dumps(CALL, ensure_ascii=False) + "\n").encode(),
+        "pii.jsonl",
+        uploaded_by="test",
+    )
     return tmp_store
 
 
@@ -76,8 +85,7 @@ def leaks(obj) -> list[str]:
 
 
 # --------------------------------------------------------------------------- first start
-def test_first_start_creates_admin_with_a_random_one_time_password(tmp_store, auth_file,
-                                                                    tmp_path):
+def test_first_start_creates_admin_with_a_random_one_time_password(tmp_store, auth_file, tmp_path):
     printed: list[str] = []
     password = auth.ensure_admin(auth_file, tmp_store, echo=printed.append)
     assert password and len(password) >= 16 and password in printed[0]
@@ -95,8 +103,10 @@ def test_first_start_creates_admin_with_a_random_one_time_password(tmp_store, au
 
 def test_admin_password_from_the_environment_is_not_printed(tmp_store, auth_file):
     printed: list[str] = []
-    assert auth.ensure_admin(auth_file, tmp_store, password="correct horse 9",
-                             echo=printed.append) is None
+    assert (
+        auth.ensure_admin(auth_file, tmp_store, password="correct horse 9", echo=printed.append)
+        is None
+    )
     assert printed == []
     assert auth.authenticate(tmp_store, auth_file, "admin", "correct horse 9")
     assert not auth.must_change_password(auth_file, "admin")
@@ -115,11 +125,11 @@ def test_password_check_and_failed_logins_are_audited(tmp_store, auth_file):
     assert auth.authenticate(tmp_store, auth_file, "zhang.wei", "wrong-password") is None
     assert auth.authenticate(tmp_store, auth_file, "nobody", "manager-pw-1") is None
     assert auth.authenticate(tmp_store, auth_file, " Zhang.Wei ", "manager-pw-1") == Actor(
-        "zhang.wei", "manager")
+        "zhang.wei", "manager"
+    )
     failed = audit(tmp_store, "login_failed")
     assert failed["target"].tolist() == ["zhang.wei", "nobody"]
-    assert [json.loads(d)["reason"] for d in failed["detail"]] == ["bad_password",
-                                                                   "unknown_user"]
+    assert [json.loads(d)["reason"] for d in failed["detail"]] == ["bad_password", "unknown_user"]
     assert audit(tmp_store, "login")["actor"].tolist() == ["zhang.wei"]
     everything = audit(tmp_store).to_csv()
     assert "wrong-password" not in everything and "manager-pw-1" not in everything
@@ -169,8 +179,10 @@ def test_admin_adds_users_and_changes_roles_with_audit(tmp_store, auth_file):
     assert auth.authenticate(tmp_store, auth_file, "chen", one_time) == Actor("chen", "qa")
     auth.set_role(tmp_store, auth_file, admin, "chen", "manager")
     assert auth.current_actor(auth_file, "chen") == Actor("chen", "manager")  # next page run
-    assert json.loads(audit(tmp_store, "role_change")["detail"][0]) == {"from": "qa",
-                                                                        "to": "manager"}
+    assert json.loads(audit(tmp_store, "role_change")["detail"][0]) == {
+        "from": "qa",
+        "to": "manager",
+    }
     with pytest.raises(AuthError):
         auth.set_role(tmp_store, auth_file, admin, "admin", "qa")  # the last admin stays
     with pytest.raises(AuthError):
@@ -224,8 +236,11 @@ def _query_functions():
     """Every public read function of data.queries that takes (store, filters)."""
     for name, fn in inspect.getmembers(queries, inspect.isfunction):
         params = list(inspect.signature(fn).parameters)
-        if fn.__module__ == "data.queries" and not name.startswith("_") and \
-                params[:2] == ["store", "f"]:
+        if (
+            fn.__module__ == "data.queries"
+            and not name.startswith("_")
+            and params[:2] == ["store", "f"]
+        ):
             yield name, fn
 
 
@@ -247,9 +262,11 @@ def test_a_manager_cannot_get_unmasked_text_from_any_data_function(store):
         assert leaks(queries.response(store, rid)) == []
     assert leaks(queries.call_turns(store, "pii-c1")) == []
     assert "李*女士" in queries.calls_table(store, f)["evidence"].iloc[0]  # evidence quotes too
-    for fn, args in ((access.reveal_response, (ids.iloc[0],)),
-                     (access.reveal_call_turns, ("pii-c1",)),
-                     (access.reviewed_labels, ())):
+    for fn, args in (
+        (access.reveal_response, (ids.iloc[0],)),
+        (access.reveal_call_turns, ("pii-c1",)),
+        (access.reviewed_labels, ()),
+    ):
         with pytest.raises(PermissionError):
             fn(store, MANAGER, *args)
     assert audit(store, "unmask").empty
@@ -312,8 +329,9 @@ def test_allowed_writes_carry_the_actor_into_the_audit_log(store):
     access.add_review(store, QA, "response", rid, "false_positive")
     access.delete_batch(store, ADMIN, res.batch_id)
     log = access.audit_log(store, ADMIN)
-    assert {("res", "upload"), ("qa1", "review:false_positive"),
-            ("boss", "delete_batch")} <= set(zip(log["actor"], log["action"], strict=True))
+    assert {("res", "upload"), ("qa1", "review:false_positive"), ("boss", "delete_batch")} <= set(
+        zip(log["actor"], log["action"], strict=True)
+    )
     only_reviews = access.audit_log(store, ADMIN, actions=("review:*",))
     assert set(only_reviews["action"]) == {"review:false_positive"}
     assert access.audit_log(store, ADMIN, users=("boss",))["action"].tolist() == ["delete_batch"]

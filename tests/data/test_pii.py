@@ -190,10 +190,19 @@ def test_no_false_positives_on_ordinary_numbers(text):
 
 # --------------------------------------------------------------------------- behaviour
 def test_several_kinds_in_one_text_in_order_and_idempotent():
-    text = (f"请问是李娜女士吗？我是王强，电话138-1234-5678，座机010-12345678，"
-            f"邮箱li.na@qq.com，身份证{VALID_ID}，卡号{VALID_CARD}")
+    text = (
+        f"请问是李娜女士吗？我是王强，电话138-1234-5678，座机010-12345678，"
+        f"邮箱li.na@qq.com，身份证{VALID_ID}，卡号{VALID_CARD}"
+    )
     assert [k for k, _ in kinds(text)] == [
-        "name", "name", "mobile", "landline", "email", "id_card", "bank_card"]
+        "name",
+        "name",
+        "mobile",
+        "landline",
+        "email",
+        "id_card",
+        "bank_card",
+    ]
     once = mask_pii(text)
     for raw in ("李娜", "王强", "1234-5678", "12345678", "li.na", VALID_ID, VALID_CARD):
         assert raw not in once
@@ -203,7 +212,7 @@ def test_several_kinds_in_one_text_in_order_and_idempotent():
 def test_spans_point_into_the_original_text():
     text = "电话：１３８ １２３４ ５６７８。"
     [span] = find_pii(text)
-    assert text[span.start:span.end] == span.text == "１３８ １２３４ ５６７８"
+    assert text[span.start : span.end] == span.text == "１３８ １２３４ ５６７８"
 
 
 def test_non_strings_pass_through():
@@ -223,8 +232,10 @@ def test_mask_frame_masks_text_columns_only():
 
 
 def test_fast_enough_for_a_records_table():
-    texts = ["天天打电话，还打给我家人，请问是李娜女士吗，电话13812345678，邮箱a@b.com" * 3,
-             "催收员态度很好，还帮我申请分期"] * 1000
+    texts = [
+        "天天打电话，还打给我家人，请问是李娜女士吗，电话13812345678，邮箱a@b.com" * 3,
+        "催收员态度很好，还帮我申请分期",
+    ] * 1000
     start = time.perf_counter()
     for t in texts:
         mask_pii(t)

@@ -7,6 +7,7 @@ transformer is marked slow.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -18,12 +19,14 @@ from nlp.bench import (
     best_of,
     binary_accuracy,
     binary_predictions,
+    busy_cpu_seconds,
     call_turns,
     e2e_code,
     fmt,
     format_table,
     machine_info,
     main_bench,
+    other_share,
     sample_reviews,
 )
 from nlp.labels import SENTIMENTS
@@ -82,8 +85,21 @@ def test_best_of_keeps_the_fastest_successful_try() -> None:
     tries = [{"wall_s": 3.0, "n": 1}, {"error": "boom"}, {"wall_s": 2.0, "n": 2}]
     best = best_of(tries)
     assert best["n"] == 2
-    assert best["walls"] == [3.0, 2.0]
+    assert best["tries"] == [3.0, 2.0]
+    assert best_of([{"score_s": 5.0}, {"score_s": 4.0}], "score_s")["tries"] == [5.0, 4.0]
     assert best_of([{"error": "boom"}]) == {"error": "boom"}
+
+
+def test_other_load_from_proc_stat(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal (clock ticks)
+    stat.write_text("cpu  300 0 100 1000 50 0 0 0 0 0\ncpu0 1 2 3\n", encoding="utf-8")
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert busy_cpu_seconds(stat) == pytest.approx(400 / ticks)
+    assert busy_cpu_seconds(tmp_path / "absent") is None
+    # 2 cores for 10 s = 20 CPU s; the machine was busy 12 s, 8 of them ours
+    assert other_share(12.0, 8.0, 10.0, 2) == pytest.approx(0.2)
+    assert other_share(5.0, 8.0, 10.0, 2) == 0.0  # clock skew never goes negative
 
 
 def test_format_table_aligns_and_escapes() -> None:
