@@ -36,8 +36,16 @@ from data.ingest import (
 )
 from data.store import Store
 
-LABEL_COLUMNS = ("sentiment", "sentiment_score", "aspects", "emotions", "complaint",
-                 "complaint_reasons", "requests", "model")
+LABEL_COLUMNS = (
+    "sentiment",
+    "sentiment_score",
+    "aspects",
+    "emotions",
+    "complaint",
+    "complaint_reasons",
+    "requests",
+    "model",
+)
 LIST_COLUMNS = ("emotions", "complaint_reasons", "requests")
 SENTIMENTS = ("negative", "neutral", "positive")
 _MAX_PROBLEMS = 50
@@ -58,8 +66,10 @@ def scored_files(path: Path) -> list[Path]:
     if not path.is_dir():
         raise IngestError(f"找不到 {path}")
     files = sorted(
-        p for p in path.rglob("*.parquet")
-        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+        p
+        for p in path.rglob("*.parquet")
+        if p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
     )
     if not files:
         raise IngestError(f"目录 {path} 中没有 Parquet 文件")
@@ -129,8 +139,7 @@ def parse_labels(df: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise IngestError(f"缺少标签列 {', '.join(missing)}：这不是 python -m nlp score 的输出")
     problems: list[Problem] = []
-    values = {c: df[c].tolist() for c in ("aspects", *LIST_COLUMNS, "complaint",
-                                          "sentiment_score")}
+    values = {c: df[c].tolist() for c in ("aspects", *LIST_COLUMNS, "complaint", "sentiment_score")}
     aspects: list[dict] = []
     lists: dict[str, list[list[str]]] = {c: [] for c in LIST_COLUMNS}
     complaint: list[bool] = []
@@ -158,11 +167,16 @@ def parse_labels(df: pd.DataFrame) -> pd.DataFrame:
             break
     bad_sentiment = ~df["sentiment"].isin(SENTIMENTS)
     for i in np.flatnonzero(bad_sentiment.to_numpy())[:_MAX_PROBLEMS]:
-        problems.append(Problem(int(i) + 1, "sentiment", f"未知的情感标签「{df['sentiment'].iat[i]}」"))
+        problems.append(
+            Problem(int(i) + 1, "sentiment", f"未知的情感标签「{df['sentiment'].iat[i]}」")
+        )
     if problems:
         raise IngestError(f"评分结果有 {len(problems)} 处错误，例如 {problems[0]}", problems)
-    confidence = (pd.to_numeric(df["confidence"], errors="coerce").astype(float)
-                  if "confidence" in df.columns else pd.Series(math.nan, index=df.index))
+    confidence = (
+        pd.to_numeric(df["confidence"], errors="coerce").astype(float)
+        if "confidence" in df.columns
+        else pd.Series(math.nan, index=df.index)
+    )
     return pd.DataFrame(
         {
             "sentiment": df["sentiment"].astype(str).to_numpy(),
@@ -190,8 +204,10 @@ def survey_mapping(columns: list[str], text_column: str | None = None) -> dict[s
     columns = [c for c in columns if c not in (*LABEL_COLUMNS, "confidence")]
     text = text_column or ("text" if "text" in columns else guess_mapping(columns).get("text"))
     if not text or text not in columns:
-        raise IngestError(f"找不到文本列「{text_column or 'text'}」（可用列：{', '.join(columns)}）",
-                          [Problem(None, text_column or "text", "列不存在")])
+        raise IngestError(
+            f"找不到文本列「{text_column or 'text'}」（可用列：{', '.join(columns)}）",
+            [Problem(None, text_column or "text", "列不存在")],
+        )
     mapping = {"text": text}
     for field in SURVEY_FIELDS:
         if field != "text" and field in columns and field != text:
@@ -204,7 +220,11 @@ def survey_mapping(columns: list[str], text_column: str | None = None) -> dict[s
 
 
 def import_scored_survey(
-    store: Store, path: Path, *, text_column: str | None = None, file_name: str | None = None,
+    store: Store,
+    path: Path,
+    *,
+    text_column: str | None = None,
+    file_name: str | None = None,
     uploaded_by: str = "cli",
 ) -> IngestResult:
     """Store scored survey rows (Parquet output of ``python -m nlp score``) as one batch.
@@ -245,10 +265,22 @@ def import_scored_survey(
         raise IngestError("没有可导入的非空回答", problems)
     scored = labels.loc[clean.index].reset_index(drop=True)
     name = file_name or Path(path).name
-    batch_id = store_survey_batch(store, clean.reset_index(drop=True), scored, file_name=name,
-                                  sha=sha, uploaded_by=uploaded_by)
+    batch_id = store_survey_batch(
+        store,
+        clean.reset_index(drop=True),
+        scored,
+        file_name=name,
+        sha=sha,
+        uploaded_by=uploaded_by,
+    )
     warnings = [p for p in problems if p.severity == "warning"]
     if "confidence" not in df.columns:
         warnings.append(Problem(None, "confidence", "输出中没有置信度，已留空", "warning"))
-    return IngestResult(batch_id, "survey", len(clean), warnings=warnings,
-                        model_id=str(scored["model"].iloc[0]), seconds=time.time() - t0)
+    return IngestResult(
+        batch_id,
+        "survey",
+        len(clean),
+        warnings=warnings,
+        model_id=str(scored["model"].iloc[0]),
+        seconds=time.time() - t0,
+    )

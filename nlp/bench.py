@@ -621,7 +621,7 @@ def e2e_table(e2e: list[dict]) -> str:
 def _tries_note(r: dict, key: str) -> str:
     """``best of 3: 17.0/17.8/44.0s; others 4% CPU`` for a table's notes column."""
     tries = r.get("tries", [r[key]])
-    note = "best of " + "/".join(f"{t:.1f}" for t in tries) + "s; " if len(tries) > 1 else ""
+    note = "best of " + "/".join(f"{t:.3g}" for t in tries) + "s; " if len(tries) > 1 else ""
     others = r.get("others")
     return note + (f"others {100 * others:.0f}% CPU" if others is not None else "others ?")
 

@@ -1471,6 +1471,10 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-calls-per-day", type=int, help="每个借款人每日接通电话上限")
     parser.add_argument("--meta", type=Path, help="通话元数据 CSV（call_id 等）")
     parser.add_argument("--sentiment-model", default=None, help="情感模型名（默认用配置的模型）")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="ray：在 Ray 上给通话轮次评分，合规规则仍在本机运行")
+    parser.add_argument("--address", default=None, help="--engine ray：auto 或 ray://HOST:PORT")
+    parser.add_argument("--workers", type=int, default=None, help="--engine ray：评分进程数")
     return parser
 
 
@@ -1508,6 +1512,12 @@ def main_calls(argv: list[str] | None = None) -> int:
         if extra > 0:
             print(f"注意：另有 {extra} 条类似提示 / {extra} more notes", file=sys.stderr)
         scorer, _name = resolve_turn_sentiment(args.sentiment_model)
+        if args.engine == "ray":
+            from nlp.distributed import ray_turn_sentiment
+
+            scorer = ray_turn_sentiment(
+                args.sentiment_model, workers=args.workers, address=args.address
+            )
         results = analyze_calls(calls, turns, profile, scorer)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_name(args.out.name + ".tmp")

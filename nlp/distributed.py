@@ -40,6 +40,7 @@ from nlp.pipeline import LABEL_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BATCH_ROWS = 1000
+ROWS_PER_FILE_BATCHES = 10  # part files of at least 10 batches (10,000 rows by default)
 RETRIES = 3  # a batch whose worker dies is retried on a restarted worker this many times
 RAY_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 DRIVER_FORMATS = {".xlsx", ".xlsm", ".xls", ".tsv", ".txt", ".json"}  # read with read_input
@@ -141,6 +142,7 @@ class Source:
     """The files of an input and how to read them (``csv``, ``jsonl``, ``parquet``, ``driver``)."""
 
     filesystem: Any
+    root: str  # the file or directory given
     files: list[str]
     fmt: str
     local: bool
@@ -164,8 +166,10 @@ def resolve_source(target: str, text_column: str) -> Source:
     if info.type == fs.FileType.Directory:
         infos = filesystem.get_file_info(fs.FileSelector(path, recursive=True))
         files = sorted(
-            i.path for i in infos
-            if i.type == fs.FileType.File and _suffix(i.path) in (*RAY_FORMATS, *DRIVER_FORMATS)
+            i.path
+            for i in infos
+            if i.type == fs.FileType.File
+            and _suffix(i.path) in (*RAY_FORMATS, *DRIVER_FORMATS)
             and not any(part.startswith((".", "_")) for part in PurePosixPath(i.path).parts)
         )
         if not files:
@@ -173,8 +177,10 @@ def resolve_source(target: str, text_column: str) -> Source:
     else:
         files = [path]
         if _suffix(path) not in (*RAY_FORMATS, *DRIVER_FORMATS):
-            raise UsageError(f"不支持的文件类型 {_suffix(path) or '（无扩展名）'}："
-                             "请用 CSV、JSONL、Parquet 或 XLSX")
+            raise UsageError(
+                f"不支持的文件类型 {_suffix(path) or '（无扩展名）'}："
+                "请用 CSV、JSONL、Parquet 或 XLSX"
+            )
     kinds = {RAY_FORMATS.get(_suffix(f), "driver") for f in files}
     if len(kinds) > 1:
         raise UsageError(f"目录 {target} 中混有多种格式（{', '.join(sorted(kinds))}），请分开评分")
@@ -186,7 +192,7 @@ def resolve_source(target: str, text_column: str) -> Source:
             fmt = "driver"
     if fmt == "driver" and not local:
         raise UsageError(f"{target}：远程输入须为 UTF-8 逗号分隔的 CSV、JSONL 或 Parquet")
-    return Source(filesystem, files, fmt, local, header)
+    return Source(filesystem, path, files, fmt, local, header)
 
 
 def _suffix(path: str) -> str:
@@ -204,7 +210,8 @@ def _csv_header(filesystem, files: list[str], text_column: str) -> list[str] | N
             raise UsageError(f"{PurePosixPath(path).name}：文件是空的")
         try:
             text = codecs.getincrementaldecoder("utf-8-sig")().decode(
-                head, final=len(head) < _PEEK_BYTES)
+                head, final=len(head) < _PEEK_BYTES
+            )
         except UnicodeDecodeError:
             return None
         row = next(csv.reader(io.StringIO(text.lstrip("\r\n"))), [])
@@ -234,7 +241,8 @@ def read_dataset(source: Source, text_column: str, blocks: int):
     if source.fmt == "csv":
         assert source.header is not None
         ds = ray.data.read_csv(
-            source.files, **common,
+            source.files,
+            **common,
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in source.header},
@@ -248,25 +256,34 @@ def read_dataset(source: Source, text_column: str, blocks: int):
     return ds, ds.count()
 
 
-def prepare_output(target: str):
+def prepare_output(target: str, source: Source):
     """``(filesystem, directory)`` for OUT, cleared of an earlier run's part files.
 
     Raises:
-        UsageError: OUT is a file, or a directory holding anything but Parquet part files.
+        UsageError: OUT is a file, holds or lies inside the input, or is a directory holding
+            anything but Parquet part files.
     """
     from pyarrow import fs
 
     filesystem, path = split_uri(target)
+    inside = path.rstrip("/") + "/"
+    if type(filesystem) is type(source.filesystem) and any(
+        f == path or f.startswith(inside) or path.startswith(f.rstrip("/") + "/")
+        for f in (source.root, *source.files)
+    ):
+        raise UsageError(f"输出 {target} 与输入重叠：请换一个输出目录")
     info = filesystem.get_file_info(path)
     if info.type == fs.FileType.File:
         raise UsageError(f"输出 {target} 已是一个文件：Ray 引擎输出 Parquet 分片目录")
     if info.type == fs.FileType.Directory:
         found = filesystem.get_file_info(fs.FileSelector(path, recursive=True))
-        others = [i.path for i in found if i.type == fs.FileType.File
-                  and _suffix(i.path) != ".parquet"]
+        others = [
+            i.path for i in found if i.type == fs.FileType.File and _suffix(i.path) != ".parquet"
+        ]
         if others:
-            raise UsageError(f"输出目录 {target} 中有其他文件（{PurePosixPath(others[0]).name}），"
-                             "请换一个目录")
+            raise UsageError(
+                f"输出目录 {target} 中有其他文件（{PurePosixPath(others[0]).name}），请换一个目录"
+            )
         filesystem.delete_dir_contents(path)  # an earlier run's part files
     return filesystem, path
 
@@ -289,14 +306,23 @@ def start_ray(address: str | None, workers: int | None) -> bool:
     runtime_env = {"env_vars": {"PYTHONPATH": path}}
     try:
         if address:
-            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False,
-                     logging_level=logging.ERROR)
+            ray.init(
+                address=address,
+                runtime_env=runtime_env,
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+            )
         else:
             # One logical CPU more than scoring workers: the actors hold theirs for the whole
             # job, and the read, repartition and write tasks need one to run at all.
-            ray.init(address="local", num_cpus=(workers or os.cpu_count() or 1) + 1,
-                     include_dashboard=False, log_to_driver=False, runtime_env=runtime_env,
-                     logging_level=logging.ERROR)
+            ray.init(
+                address="local",
+                num_cpus=(workers or os.cpu_count() or 1) + 1,
+                include_dashboard=False,
+                log_to_driver=False,
+                runtime_env=runtime_env,
+                logging_level=logging.ERROR,
+            )
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise UsageError(f"无法连接 Ray 集群 {address or 'local'}：{_one_line(exc)}") from None
     return True
@@ -318,9 +344,67 @@ def _quiet_ray_data() -> None:
     ctx.execution_options.preserve_order = True
 
 
+def plan_workers(workers: int | None, started_here: bool) -> tuple[int, int]:
+    """``(scoring workers, ONNX threads per worker)`` for the running Ray.
+
+    Raises:
+        UsageError: as many workers as CPUs: the actors would hold every CPU and the read
+            tasks would wait forever.
+    """
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    workers = workers or max(1, cpus - 1)
+    if workers >= cpus:
+        raise UsageError(
+            f"--workers {workers} 须小于 Ray 集群的 CPU 数 {cpus}（读写任务需要留一个 CPU）"
+        )
+    threads = max(1, (os.cpu_count() or 1) // workers) if started_here else 1
+    return workers, threads
+
+
+def score_dataset(
+    ds,
+    text_column: str,
+    model: str,
+    schema: pa.Schema,
+    *,
+    workers: int,
+    threads: int,
+    batch_rows: int,
+):
+    """``ds`` scored by a pool of ``workers`` :class:`ScoreBatch` actors (lazy)."""
+    from ray.data import ActorPoolStrategy
+
+    # Ray 2.60 has no named parameter for actor retries yet (passing them is deprecated for
+    # 2.64; callers silence that warning): keep them bounded rather than Ray Data's default
+    # of retrying forever, so a batch that keeps killing its worker fails the job.
+    return ds.map_batches(
+        ScoreBatch,
+        fn_constructor_kwargs={
+            "text_column": text_column,
+            "model": model,
+            "schema": schema,
+            "threads": threads,
+        },
+        batch_format="pandas",
+        batch_size=batch_rows,
+        compute=ActorPoolStrategy(size=workers),
+        num_cpus=1,
+        max_restarts=RETRIES,
+        max_task_retries=RETRIES,
+    )
+
+
 def run_job(
-    input_target: str, out_target: str, text_column: str, model: str | None = None, *,
-    workers: int | None = None, batch_rows: int | None = None, address: str | None = None,
+    input_target: str,
+    out_target: str,
+    text_column: str,
+    model: str | None = None,
+    *,
+    workers: int | None = None,
+    batch_rows: int | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Score ``input_target`` into Parquet part files under ``out_target`` with Ray Data.
 
@@ -342,7 +426,6 @@ def run_job(
         UsageError: bad input or output, or output rows that differ from input rows.
     """
     import ray
-    from ray.data import ActorPoolStrategy
 
     from nlp.pipeline import resolve_model
 
@@ -355,12 +438,7 @@ def run_job(
     started = start_ray(address, workers)
     try:
         _quiet_ray_data()
-        cpus = int(ray.cluster_resources().get("CPU", 0))
-        workers = workers or max(1, cpus - 1)
-        if workers >= cpus:  # every CPU held by an actor: the read tasks would wait forever
-            raise UsageError(f"--workers {workers} 须小于 Ray 集群的 CPU 数 {cpus}"
-                             "（读写任务需要留一个 CPU）")
-        threads = max(1, (os.cpu_count() or 1) // workers) if started else 1
+        workers, threads = plan_workers(workers, started)
         ds, n_in = read_dataset(source, text_column, workers)
         if n_in == 0:
             raise UsageError(f"{input_target}：没有数据行")
@@ -369,29 +447,29 @@ def run_job(
         if text_column not in names:
             raise UsageError(f"找不到文本列 {text_column!r}（可用列：{', '.join(names)}）")
         out_schema = output_schema(_arrow_schema(schema))
-        out_fs, out_path = prepare_output(out_target)
+        out_fs, out_path = prepare_output(out_target, source)
         with warnings.catch_warnings():
-            # Ray 2.60 has no named parameter for actor retries yet (``ray_remote_args`` is
-            # deprecated for 2.64): keep them bounded rather than Ray Data's default of
-            # retrying forever, so a batch that kills its worker fails the job.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            scored = ds.repartition(target_num_rows_per_block=batch_rows).map_batches(
-                ScoreBatch,
-                fn_constructor_kwargs={"text_column": text_column, "model": name,
-                                       "schema": out_schema, "threads": threads},
-                batch_format="pandas",
-                batch_size=batch_rows,
-                compute=ActorPoolStrategy(size=workers),
-                num_cpus=1,
-                max_restarts=RETRIES,
-                max_task_retries=RETRIES,
+            warnings.simplefilter("ignore", DeprecationWarning)  # see score_dataset
+            scored = score_dataset(
+                ds.repartition(target_num_rows_per_block=batch_rows),
+                text_column,
+                name,
+                out_schema,
+                workers=workers,
+                threads=threads,
+                batch_rows=batch_rows,
             )
-            scored.write_parquet(out_path, filesystem=out_fs,
-                                 ray_remote_args={"max_retries": RETRIES})
+            scored.write_parquet(
+                out_path,
+                filesystem=out_fs,
+                min_rows_per_file=batch_rows * ROWS_PER_FILE_BATCHES,
+                ray_remote_args={"max_retries": RETRIES},
+            )
         n_out = count_rows(out_fs, out_path)
         if n_out != n_in:
-            raise UsageError(f"输出 {n_out:,} 行，输入 {n_in:,} 行：行数不一致，"
-                             f"请检查 {out_target} 后重跑")
+            raise UsageError(
+                f"输出 {n_out:,} 行，输入 {n_in:,} 行：行数不一致，请检查 {out_target} 后重跑"
+            )
         import pyarrow.dataset as pads
 
         out_ds = pads.dataset(out_path, filesystem=out_fs, format="parquet")
@@ -417,6 +495,90 @@ def _arrow_schema(schema) -> pa.Schema:
     return pa.schema([pa.field(n, pa.string()) for n in schema.names])  # pandas-typed blocks
 
 
+def score_texts_with_ray(
+    texts: list[str],
+    model: str | None = None,
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    batch_rows: int | None = None,
+) -> list[tuple[str, float]]:
+    """``(label, score)`` per text, scored on Ray with :func:`nlp.pipeline.score_frame`.
+
+    Duplicate texts are scored once. This is the turn scorer of ``python -m nlp calls
+    --engine ray``: the compliance rules then run on the driver, where every call of a
+    borrower is at hand (the frequency rules span calls).
+
+    Raises:
+        UsageError: bad arguments, or fewer results than texts.
+    """
+    import ray
+    import ray.data
+
+    from nlp.pipeline import resolve_model
+
+    name = resolve_model(model)
+    batch_rows = batch_rows or DEFAULT_BATCH_ROWS
+    unique = list(dict.fromkeys("" if t is None else str(t) for t in texts))
+    frame = pd.DataFrame({"text": unique})
+    started = start_ray(address, workers)
+    try:
+        _quiet_ray_data()
+        workers, threads = plan_workers(workers, started)
+        step = max(1, min(batch_rows, -(-len(frame) // workers)))
+        parts = [frame.iloc[i : i + step] for i in range(0, len(frame), step)] or [frame]
+        schema = output_schema(pa.schema([pa.field("text", pa.string())]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see score_dataset
+            scored = score_dataset(
+                ray.data.from_pandas(parts),
+                "text",
+                name,
+                schema,
+                workers=workers,
+                threads=threads,
+                batch_rows=batch_rows,
+            ).to_pandas()
+    finally:
+        if started:
+            ray.shutdown()
+    if len(scored) != len(unique):
+        raise UsageError(f"Ray 返回 {len(scored):,} 条结果，应为 {len(unique):,} 条")
+    lookup = dict(
+        zip(
+            scored["text"],
+            zip(
+                scored["sentiment"].astype(str),
+                scored["sentiment_score"].astype(float),
+                strict=True,
+            ),
+            strict=True,
+        )
+    )
+    return [lookup["" if t is None else str(t)] for t in texts]
+
+
+def ray_turn_sentiment(
+    model: str | None = None, *, workers: int | None = None, address: str | None = None
+):
+    """A ``TurnSentiment`` for :func:`nlp.calls.analyze_calls` that scores on Ray.
+
+    Failures become one-line ``ValueError`` s, which ``python -m nlp calls`` prints with
+    exit code 2.
+    """
+
+    def scorer(texts: list[str]) -> list[tuple[str, float]]:
+        try:
+            return score_texts_with_ray(texts, model, workers=workers, address=address)
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+        except Exception as exc:  # a Ray job failure
+            cause = root_cause(exc)
+            raise ValueError(f"Ray 作业失败：{type(cause).__name__}: {_one_line(cause)}") from None
+
+    return scorer
+
+
 def score_with_ray(args: argparse.Namespace) -> int:
     """``python -m nlp score ... --engine ray``: run the job, print one summary line.
 
@@ -425,8 +587,15 @@ def score_with_ray(args: argparse.Namespace) -> int:
     returns 1.
     """
     try:
-        result = run_job(args.input, args.out, args.text_column, args.model,
-                         workers=args.workers, batch_rows=args.batch_size, address=args.address)
+        result = run_job(
+            args.input,
+            args.out,
+            args.text_column,
+            args.model,
+            workers=args.workers,
+            batch_rows=args.batch_size,
+            address=args.address,
+        )
     except UsageError:
         raise
     except Exception as exc:  # a Ray job failure: one line, never a traceback
@@ -436,9 +605,12 @@ def score_with_ray(args: argparse.Namespace) -> int:
             raise UsageError(message) from None
         print(f"错误：{message}", file=sys.stderr)
         return 1
-    print(f"已评分 {result['rows']:,} 条 → {result['out']}（{result['files']} 个 Parquet 分片，"
-          f"{result['workers']} 个 Ray 进程，{result['seconds']:.1f} 秒）  {result['counts']}  "
-          f"模型 {result['model']}", file=sys.stderr)
+    print(
+        f"已评分 {result['rows']:,} 条 → {result['out']}（{result['files']} 个 Parquet 分片，"
+        f"{result['workers']} 个 Ray 进程，{result['seconds']:.1f} 秒）  {result['counts']}  "
+        f"模型 {result['model']}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -23,13 +23,22 @@ TEXTS = [
 
 
 def survey_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "respondent_id": [f"R{i:03d}" for i in range(len(TEXTS))],
-        "回答内容": TEXTS,
-        "submitted_at": ["2026-05-01", "2026-05-02", "2026年5月3日", None, "2026/5/5", "2026-05-06"],
-        "满意度": ["5", "1", None, "3", "2", "4"],
-        "region": ["广东", "北京", None, None, "四川", "上海"],
-    })
+    return pd.DataFrame(
+        {
+            "respondent_id": [f"R{i:03d}" for i in range(len(TEXTS))],
+            "回答内容": TEXTS,
+            "submitted_at": [
+                "2026-05-01",
+                "2026-05-02",
+                "2026年5月3日",
+                None,
+                "2026/5/5",
+                "2026-05-06",
+            ],
+            "满意度": ["5", "1", None, "3", "2", "4"],
+            "region": ["广东", "北京", None, None, "四川", "上海"],
+        }
+    )
 
 
 def write_parts(frame: pd.DataFrame, directory, parts: int = 3):
@@ -38,8 +47,9 @@ def write_parts(frame: pd.DataFrame, directory, parts: int = 3):
     directory.mkdir(parents=True, exist_ok=True)
     step = -(-len(scored) // parts)
     for n, start in enumerate(range(0, len(scored), step)):
-        scored.iloc[start : start + step].to_parquet(directory / f"part-{n:03d}.parquet",
-                                                     index=False)
+        scored.iloc[start : start + step].to_parquet(
+            directory / f"part-{n:03d}.parquet", index=False
+        )
     return directory
 
 
@@ -87,8 +97,9 @@ def test_reimporting_the_same_output_is_a_no_op(tmp_store, tmp_path, db_tools) -
         ("满意度", "9", "列「满意度」：应为 1-5 的整数"),
     ],
 )
-def test_bad_values_reject_the_whole_output(tmp_store, tmp_path, db_tools, column, value,
-                                            message) -> None:
+def test_bad_values_reject_the_whole_output(
+    tmp_store, tmp_path, db_tools, column, value, message
+) -> None:
     out = write_parts(survey_frame(), tmp_path / "scored", parts=1)
     part = out / "part-000.parquet"
     frame = pd.read_parquet(part)
@@ -103,11 +114,13 @@ def test_bad_values_reject_the_whole_output(tmp_store, tmp_path, db_tools, colum
     assert db_tools.contents(tmp_store) == before
 
 
-def test_the_local_engines_parquet_file_imports_with_confidence_left_empty(tmp_store,
-                                                                          tmp_path) -> None:
+def test_the_local_engines_parquet_file_imports_with_confidence_left_empty(
+    tmp_store, tmp_path
+) -> None:
     path = tmp_path / "scored.parquet"
-    write_output(score_frame(survey_frame(), "回答内容", "lexicon").drop(columns="confidence"),
-                 path)
+    write_output(
+        score_frame(survey_frame(), "回答内容", "lexicon").drop(columns="confidence"), path
+    )
     result = import_scored_survey(tmp_store, path)  # 回答内容 found by the header guess
     assert result.rows == 5
     assert any("置信度" in str(w) for w in result.warnings)
@@ -125,7 +138,9 @@ def test_label_columns_are_required(tmp_store, tmp_path) -> None:
 def test_mapping_prefers_field_names_then_header_guesses() -> None:
     columns = ["response_id", "respondent_id", "text", "满意度", "逾期阶段", "sentiment", "model"]
     assert survey_mapping(columns) == {
-        "text": "text", "respondent_id": "respondent_id", "csat": "满意度",
+        "text": "text",
+        "respondent_id": "respondent_id",
+        "csat": "满意度",
         "overdue_bucket": "逾期阶段",
     }
     with pytest.raises(IngestError, match="找不到文本列「正文」"):
@@ -143,14 +158,25 @@ def test_cli_import_prints_a_summary_and_rejects_calls(tmp_path, capsys, db_tool
     out = write_parts(survey_frame(), tmp_path / "scored")
     db = tmp_path / "bv.duckdb"
     try:
-        args = ["import", str(out), "--kind", "survey", "--text-column", "回答内容", "--db",
-                str(db), "--file-name", "五月问卷"]
+        args = [
+            "import",
+            str(out),
+            "--kind",
+            "survey",
+            "--text-column",
+            "回答内容",
+            "--db",
+            str(db),
+            "--file-name",
+            "五月问卷",
+        ]
         assert data_main(args) == 0
         assert "已导入 5 条问卷回答" in capsys.readouterr().out
         assert data_main(args) == 0
         assert "已导入过" in capsys.readouterr().out
-        assert data_main(["import", str(tmp_path / "nope"), "--kind", "survey", "--db",
-                          str(db)]) == 2
+        assert (
+            data_main(["import", str(tmp_path / "nope"), "--kind", "survey", "--db", str(db)]) == 2
+        )
         assert capsys.readouterr().err.strip() == f"错误：找不到 {tmp_path / 'nope'}"
         assert data_main(["import", str(out), "--kind", "calls", "--db", str(db)]) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -22,17 +22,25 @@ ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")]
 
 ROOT = Path(__file__).resolve().parents[2]
-LABELS = ["sentiment", "sentiment_score", "aspects", "emotions", "complaint",
-          "complaint_reasons", "requests", "model"]
 N_ROWS = 300
-HEADER = {"response_id": "编号", "text": "回答内容", "submitted_at": "提交日期", "csat": "满意度",
-          "region": "地区", "product": "产品"}
+HEADER = {
+    "response_id": "编号",
+    "text": "回答内容",
+    "submitted_at": "提交日期",
+    "csat": "满意度",
+    "region": "地区",
+    "product": "产品",
+}
 
 
 @pytest.fixture(scope="module")
 def ray_session():
-    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    ray.init(
+        num_cpus=3,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+    )
     yield
     ray.shutdown()
 
@@ -45,11 +53,30 @@ def survey_csv(tmp_path_factory) -> Path:
     demo = generate_demo(n_surveys=N_ROWS - 2, n_calls=1).surveys
     frame = demo[list(HEADER)].rename(columns=HEADER)
     frame["提交日期"] = frame["提交日期"].dt.strftime("%Y-%m-%d")
-    extra = pd.DataFrame({"编号": ["x-empty", "x-lines"], "回答内容": ["", "第一行很好\n第二行太差了"]})
+    extra = pd.DataFrame(
+        {"编号": ["x-empty", "x-lines"], "回答内容": ["", "第一行很好\n第二行太差了"]}
+    )
     frame = pd.concat([frame, extra], ignore_index=True)
     path = tmp_path_factory.mktemp("ray-in") / "survey.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def score_args(src: Path, out: Path, *extra: str) -> list[str]:
+    """``python -m nlp score SRC --out OUT --engine ray`` with the lexicon model."""
+    return [
+        "score",
+        str(src),
+        "--text-column",
+        "回答内容",
+        "--model",
+        "lexicon",
+        "--out",
+        str(out),
+        "--engine",
+        "ray",
+        *extra,
+    ]
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, list[str]]:
@@ -62,18 +89,19 @@ def run_cli(args: list[str], capsys) -> tuple[int, list[str]]:
 def outputs(ray_session, survey_csv, tmp_path_factory) -> dict[str, Path]:
     """The same file scored by the local engine and by the Ray engine (2 workers)."""
     d = tmp_path_factory.mktemp("ray-out")
-    common = ["score", str(survey_csv), "--text-column", "回答内容", "--model", "lexicon"]
-    assert cli.main([*common, "--out", str(d / "local.parquet")]) == 0
-    assert cli.main([*common, "--out", str(d / "ray.parquet"), "--engine", "ray",
-                     "--workers", "2", "--batch-size", "64"]) == 0
+    local = score_args(survey_csv, d / "local.parquet")[:-2]  # without --engine ray
+    assert cli.main(local) == 0
+    assert (
+        cli.main(score_args(survey_csv, d / "ray.parquet", "--workers", "2", "--batch-size", "64"))
+        == 0
+    )
     return {"local": d / "local.parquet", "ray": d / "ray.parquet"}
 
 
 def test_ray_output_equals_the_local_engine(outputs) -> None:
     ray_dir = outputs["ray"]
     assert ray_dir.is_dir()
-    parts = sorted(ray_dir.glob("*.parquet"))
-    assert len(parts) >= 2  # split across batches and workers
+    assert list(ray_dir.glob("*.parquet"))
     local = pd.read_parquet(outputs["local"]).sort_values("编号").reset_index(drop=True)
     scored = pd.read_parquet(ray_dir).sort_values("编号").reset_index(drop=True)
     assert len(scored) == len(local) == N_ROWS
@@ -85,24 +113,24 @@ def test_ray_output_equals_the_local_engine(outputs) -> None:
 def test_rerun_replaces_the_earlier_part_files(ray_session, survey_csv, outputs, capsys) -> None:
     out = outputs["ray"]
     before = sorted(p.name for p in out.glob("*.parquet"))
-    code, err = run_cli(["score", str(survey_csv), "--text-column", "回答内容", "--model",
-                         "lexicon", "--out", str(out), "--engine", "ray", "--workers", "1"], capsys)
+    code, err = run_cli(score_args(survey_csv, out, "--workers", "1"), capsys)
     assert code == 0, err
     assert err[-1].startswith(f"已评分 {N_ROWS} 条")
     assert len(pd.read_parquet(out)) == N_ROWS
     assert not set(before) & {p.name for p in out.glob("*.parquet")}
 
 
-def test_a_row_count_mismatch_exits_2(ray_session, survey_csv, tmp_path, monkeypatch,
-                                      capsys) -> None:
+def test_a_row_count_mismatch_exits_2(
+    ray_session, survey_csv, tmp_path, monkeypatch, capsys
+) -> None:
     real = distributed.count_rows
     monkeypatch.setattr(distributed, "count_rows", lambda fs, path: real(fs, path) - 1)
-    code, err = run_cli(["score", str(survey_csv), "--text-column", "回答内容", "--model",
-                         "lexicon", "--out", str(tmp_path / "out"), "--engine", "ray",
-                         "--workers", "1"], capsys)
+    code, err = run_cli(score_args(survey_csv, tmp_path / "out", "--workers", "1"), capsys)
     assert code == 2
-    assert err == [f"错误：输出 {N_ROWS - 1} 行，输入 {N_ROWS} 行：行数不一致，"
-                   f"请检查 {tmp_path / 'out'} 后重跑"]
+    assert err == [
+        f"错误：输出 {N_ROWS - 1} 行，输入 {N_ROWS} 行：行数不一致，"
+        f"请检查 {tmp_path / 'out'} 后重跑"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -115,42 +143,45 @@ def test_a_row_count_mismatch_exits_2(ray_session, survey_csv, tmp_path, monkeyp
         ("broken.jsonl", '{"回答内容": "很好"}\n{"回答内容": \n', "Ray 作业失败"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(ray_session, tmp_path, capsys, name, content,
-                                          message) -> None:
+def test_bad_input_exits_2_with_one_line(
+    ray_session, tmp_path, capsys, name, content, message
+) -> None:
     path = tmp_path / name
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    code, err = run_cli(["score", str(path), "--text-column", "回答内容", "--out",
-                         str(tmp_path / "out"), "--engine", "ray", "--model", "lexicon"], capsys)
+    code, err = run_cli(score_args(path, tmp_path / "out"), capsys)
     assert code == 2
     assert len(err) == 1 and err[0].startswith("错误：") and message in err[0], err
 
 
-def test_output_must_be_a_directory_of_part_files(ray_session, survey_csv, tmp_path,
-                                                  capsys) -> None:
+def test_output_must_be_a_directory_of_part_files(
+    ray_session, survey_csv, tmp_path, capsys
+) -> None:
     (tmp_path / "keep").mkdir()
     (tmp_path / "keep" / "notes.txt").write_text("mine")
     (tmp_path / "file.parquet").write_bytes(b"")
-    for out, message in ((tmp_path / "keep", "中有其他文件"), (tmp_path / "file.parquet", "已是一个文件")):
-        code, err = run_cli(["score", str(survey_csv), "--text-column", "回答内容", "--out",
-                             str(out), "--engine", "ray", "--model", "lexicon"], capsys)
+    for out, message in (
+        (tmp_path / "keep", "中有其他文件"),
+        (tmp_path / "file.parquet", "已是一个文件"),
+        (survey_csv.parent, "与输入重叠"),
+    ):
+        code, err = run_cli(score_args(survey_csv, out), capsys)
         assert code == 2 and len(err) == 1 and message in err[0], err
     assert (tmp_path / "keep" / "notes.txt").read_text() == "mine"
 
 
-def test_import_of_the_ray_output_matches_a_local_ingest(outputs, survey_csv, tmp_path,
-                                                         monkeypatch, db_tools) -> None:
+def test_import_of_the_ray_output_matches_a_local_ingest(
+    outputs, survey_csv, tmp_path, monkeypatch, db_tools
+) -> None:
     from data.__main__ import main as data_main
 
     monkeypatch.setenv("BV_SENTIMENT_MODEL", "lexicon")
     imported, ingested = tmp_path / "imported.duckdb", tmp_path / "ingested.duckdb"
     try:
-        assert data_main(["import", str(outputs["ray"]), "--kind", "survey", "--text-column",
-                          "回答内容", "--db", str(imported)]) == 0
-        assert data_main(["import", str(outputs["ray"]), "--kind", "survey", "--text-column",
-                          "回答内容", "--db", str(imported)]) == 0  # a no-op
-        assert data_main(["ingest", str(survey_csv), "--kind", "survey", "--text-column",
-                          "回答内容", "--db", str(ingested)]) == 0
+        common = ["--kind", "survey", "--text-column", "回答内容", "--db"]
+        assert data_main(["import", str(outputs["ray"]), *common, str(imported)]) == 0
+        assert data_main(["import", str(outputs["ray"]), *common, str(imported)]) == 0  # no-op
+        assert data_main(["ingest", str(survey_csv), *common, str(ingested)]) == 0
     finally:
         db_tools.close(imported)
         db_tools.close(ingested)
@@ -174,12 +205,9 @@ def test_import_of_the_ray_output_matches_a_local_ingest(outputs, survey_csv, tm
     assert result[imported][1] == result[ingested][1]
 
 
-def test_workers_must_leave_a_cpu_for_reading(ray_session, survey_csv, tmp_path,
-                                              capsys) -> None:
+def test_workers_must_leave_a_cpu_for_reading(ray_session, survey_csv, tmp_path, capsys) -> None:
     cpus = int(ray.cluster_resources()["CPU"])
-    code, err = run_cli(["score", str(survey_csv), "--text-column", "回答内容", "--out",
-                         str(tmp_path / "o"), "--engine", "ray", "--workers", str(cpus),
-                         "--model", "lexicon"], capsys)
+    code, err = run_cli(score_args(survey_csv, tmp_path / "o", "--workers", str(cpus)), capsys)
     assert code == 2 and "须小于 Ray 集群的 CPU 数" in err[0]
     assert not os.path.exists(tmp_path / "o")
 
@@ -196,14 +224,32 @@ class _DiesOnce(distributed.ScoreBatch):
         return super().__call__(batch)
 
 
-def test_a_batch_whose_worker_dies_is_retried(ray_session, survey_csv, tmp_path, monkeypatch,
-                                              capsys) -> None:
+def test_a_batch_whose_worker_dies_is_retried(
+    ray_session, survey_csv, tmp_path, monkeypatch, capsys
+) -> None:
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import us
     monkeypatch.setattr(_DiesOnce, "marker", str(tmp_path / "died"))
     monkeypatch.setattr(distributed, "ScoreBatch", _DiesOnce)
-    code, err = run_cli(["score", str(survey_csv), "--text-column", "回答内容", "--model",
-                         "lexicon", "--out", str(tmp_path / "out"), "--engine", "ray",
-                         "--workers", "2", "--batch-size", "64"], capsys)
+    args = score_args(survey_csv, tmp_path / "out", "--workers", "2", "--batch-size", "64")
+    code, err = run_cli(args, capsys)
     assert (tmp_path / "died").exists()
     assert code == 0, err
     assert len(pd.read_parquet(tmp_path / "out")) == N_ROWS
+
+
+def test_calls_on_ray_equal_the_local_engine(ray_session, tmp_path, capsys) -> None:
+    from nlp.calls import main_calls
+
+    calls = ROOT / "tests" / "data" / "dev_calls.jsonl"
+    common = [str(calls), "--sentiment-model", "lexicon"]
+    assert main_calls([*common, "--out", str(tmp_path / "local.jsonl")]) == 0
+    assert (
+        main_calls(
+            [*common, "--out", str(tmp_path / "ray.jsonl"), "--engine", "ray", "--workers", "2"]
+        )
+        == 0
+    )
+    local = (tmp_path / "local.jsonl").read_text(encoding="utf-8")
+    assert (tmp_path / "ray.jsonl").read_text(encoding="utf-8") == local
+    assert len(local.splitlines()) == 62
+    capsys.readouterr()
