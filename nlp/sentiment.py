@@ -143,7 +143,15 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class OnnxBackend(_ChunkingBackend):
-    """The default model: int8 ONNX Runtime session on all cores."""
+    """The default model: int8 ONNX Runtime, one chunk per run, one run per core at a time.
+
+    Dynamic int8 quantization picks its activation scale per input tensor, so in a padded
+    batch a text's probabilities depend on its batch-mates (measured: up to 0.40 apart,
+    about 1% of labels flipped). Running every chunk on its own makes a text's result
+    depend on the text alone, at the same throughput: 1,500 short reviews ran at 299
+    texts/s with two single-threaded runs in parallel versus 321 texts/s in batches of
+    32 on 2 cores.
+    """
 
     def __init__(self, model_dir: Path, batch_size: int = 32, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -151,12 +159,14 @@ class OnnxBackend(_ChunkingBackend):
         from nlp.modelbuild import ONNX_NAME
 
         super().__init__(model_dir / "tokenizer.json", batch_size)
-        opts = ort.SessionOptions()
         if not threads:  # each Ray worker sets BV_ONNX_THREADS to its share of the cores
             from data.settings import settings
 
             threads = settings().onnx_threads
-        opts.intra_op_num_threads = threads or os.cpu_count() or 1
+        self.threads = threads or os.cpu_count() or 1
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(
             str(model_dir / ONNX_NAME), opts, providers=["CPUExecutionProvider"]
@@ -164,11 +174,30 @@ class OnnxBackend(_ChunkingBackend):
         stamp = model_dir / "build.json"
         sha = json.loads(stamp.read_text()).get("weights_sha256", "")[:8] if stamp.exists() else ""
         self.model_id = f"e5-borrower-int8:{sha}" if sha else f"onnx:{model_dir.name}"
-        self._lock = threading.Lock()
 
-    def _run(self, ids, mask):
-        logits = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-        return _softmax(logits.astype(np.float64))
+    def _one(self, chunk: list[int]) -> np.ndarray:
+        ids = np.asarray([chunk], dtype=np.int64)
+        logits = self._session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        return _softmax(logits[0].astype(np.float64))[0]
+
+    def predict_proba(self, texts, progress=None) -> np.ndarray:
+        from concurrent.futures import ThreadPoolExecutor
+
+        texts = [t if t.strip() else "。" for t in texts]
+        chunks, owner, weight = self._chunks(self._ids(texts))
+        chunk_probs = np.zeros((len(chunks), 3), dtype=np.float64)
+        step = max(1, len(chunks) // 100)
+        with ThreadPoolExecutor(self.threads) as pool:
+            for i, probs in enumerate(pool.map(self._one, chunks)):
+                chunk_probs[i] = probs
+                if progress and (i % step == 0 or i == len(chunks) - 1):
+                    progress(i + 1, len(chunks))
+        out = np.zeros((len(texts), 3))
+        totals = np.zeros(len(texts))
+        for c, (i, w) in enumerate(zip(owner, weight, strict=True)):
+            out[i] += w * chunk_probs[c]
+            totals[i] += w
+        return out / totals[:, None]
 
 
 class EnsembleBackend:

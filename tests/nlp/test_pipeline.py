@@ -85,12 +85,21 @@ def test_long_text_is_chunked_not_truncated():
 @pytest.mark.slow
 @pytest.mark.skipif(not DEV.exists(), reason="dev set missing")
 def test_default_model_quality_on_borrower_dev_set():
-    """Floors sit a little below what was measured (0.839 default, 0.713 lexicon)."""
+    """Floors sit a little below what was measured (0.824 default, 0.713 lexicon)."""
     dev = _dev()
     default = score_texts(dev["text"].tolist(), model="default")
     lexicon = score_texts(dev["text"].tolist(), model="lexicon")
     f1_default = classification_report(dev["sentiment"], default["sentiment"], SENTIMENTS)
     f1_lexicon = classification_report(dev["sentiment"], lexicon["sentiment"], SENTIMENTS)
-    assert f1_default["macro_f1"] >= 0.81
+    assert f1_default["macro_f1"] >= 0.80
     assert f1_lexicon["macro_f1"] >= 0.66
     assert f1_default["macro_f1"] >= f1_lexicon["macro_f1"] + 0.05
+
+
+@pytest.mark.slow
+def test_default_scores_do_not_depend_on_batch_mates():
+    backend = get_backend("default")
+    texts = ["催收员态度还可以，就是电话有点多", "谢谢你们给我延期", "爆我通讯录，我要投诉"]
+    alone = np.stack([backend.predict_proba([t])[0] for t in texts])
+    crowd = backend.predict_proba([*texts, "很长的一段话。" * 40, "好", "一般般吧"])[:3]
+    np.testing.assert_array_equal(alone, crowd)
