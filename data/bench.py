@@ -63,11 +63,37 @@ def time_page(store, f: Filters) -> dict[str, float]:
     return out
 
 
+def ingest_throughput(rows: int, model: str) -> tuple[float, int]:
+    """Seconds to ingest a survey CSV of ``rows`` demo answers (read, validate, score, store)."""
+    from data.demo import generate_demo
+    from data.ingest import ingest_survey_bytes
+
+    demo = generate_demo().surveys
+    frame = demo.sample(rows, replace=rows > len(demo), random_state=7).reset_index(drop=True)
+    frame = frame.rename(columns={"response_id": "编号", "submitted_at": "提交日期", "text": "回答内容",
+                                  "csat": "满意度", "product": "产品", "region": "地区"})
+    raw = frame[["编号", "提交日期", "回答内容", "满意度", "产品", "地区"]].to_csv(
+        index=False).encode("utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp) / "ingest.duckdb")
+        t0 = time.perf_counter()
+        result = ingest_survey_bytes(store, raw, "bench.csv", model=model)
+        return time.perf_counter() - t0, result.rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m data.bench")
     ap.add_argument("--rows", type=int, action="append", default=None)
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--ingest", type=int, default=0, help="also time ingesting N survey rows")
     args = ap.parse_args(argv)
+    if args.ingest:
+        print("| ingest | model | rows | seconds | rows/s |\n|---|---|--:|--:|--:|")
+        for model in ("lexicon", "default"):
+            secs, n = ingest_throughput(args.ingest, model)
+            print(f"| survey CSV | {model} | {n:,} | {secs:.1f} | {n / secs:,.0f} |")
+        if not args.rows:
+            return 0
     print("| rows | query | p50 ms | p95 ms |\n|---:|---|---:|---:|")
     for rows in args.rows or [100_000]:
         with tempfile.TemporaryDirectory() as tmp:

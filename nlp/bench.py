@@ -319,9 +319,10 @@ def _load(name: str):
         probs = backend.predict_proba(texts)
         return probs[:, 0].tolist(), probs[:, 2].tolist(), probs
 
-    # the transformer's tokeniser, also inside an ensemble (``.main``)
-    tokenise = getattr(backend, "_ids", None) or getattr(
-        getattr(backend, "main", None), "_ids", None
+    # the transformer's tokeniser, also inside an ensemble (its first member)
+    members = getattr(backend, "members", None)
+    tokenise = getattr(backend, "_ids", None) or (
+        getattr(members[0][0], "_ids", None) if members else None
     )
     return run_backend, tokenise
 
