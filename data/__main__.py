@@ -54,13 +54,24 @@ def cmd_ingest(args) -> int:
     try:
         if args.kind == "survey":
             result = ingest_survey_bytes(
-                store, path.read_bytes(), path.name, text_column=args.text_column,
-                uploaded_by=args.user, model=args.model, progress=update, max_rows=cfg.max_rows,
+                store,
+                path.read_bytes(),
+                path.name,
+                text_column=args.text_column,
+                uploaded_by=args.user,
+                model=args.model,
+                progress=update,
+                max_rows=cfg.max_rows,
             )
         else:
             result = ingest_calls_bytes(
-                store, path.read_bytes(), path.name, meta=args.meta, uploaded_by=args.user,
-                model=args.model, progress=update,
+                store,
+                path.read_bytes(),
+                path.name,
+                meta=args.meta,
+                uploaded_by=args.user,
+                model=args.model,
+                progress=update,
             )
     except IngestError as exc:
         bar.close()
@@ -84,12 +95,19 @@ def cmd_import(args) -> int:
     from data.store import open_store
 
     if args.kind != "survey":
-        print("错误：--kind calls 尚不支持导入评分输出；请用 python -m data ingest 导入通话",
-              file=sys.stderr)
+        print(
+            "错误：--kind calls 尚不支持导入评分输出；请用 python -m data ingest 导入通话",
+            file=sys.stderr,
+        )
         return 2
     try:
-        result = import_scored_survey(open_store(args.db), args.path, text_column=args.text_column,
-                                      file_name=args.file_name, uploaded_by=args.user)
+        result = import_scored_survey(
+            open_store(args.db),
+            args.path,
+            text_column=args.text_column,
+            file_name=args.file_name,
+            uploaded_by=args.user,
+        )
     except IngestError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         for problem in exc.problems[:20]:
@@ -111,8 +129,9 @@ def cmd_init_demo(args) -> int:
     store = open_store(args.db)
     bar, update = _progress()
     try:
-        loaded = ensure_demo(store, model=args.model, progress=update,
-                             log=lambda m: print(m, file=sys.stderr))
+        loaded = ensure_demo(
+            store, model=args.model, progress=update, log=lambda m: print(m, file=sys.stderr)
+        )
     finally:
         bar.close()
     if loaded:

@@ -34,22 +34,32 @@ def build(path: Path, rows: int) -> None:
                 """INSERT INTO responses SELECT response_id || '-' || ?, batch_id, respondent_id,
                    submitted_at - INTERVAL (? % 30) DAY, product, region, overdue_bucket, channel,
                    csat, nps, text FROM responses WHERE response_id NOT LIKE '%-%-%-%'""",
-                [i, i])
+                [i, i],
+            )
             cur.execute(
                 """INSERT INTO scores SELECT target_kind, target_id || '-' || ?, batch_id,
                    model_id, sentiment, sentiment_score, confidence, aspects, emotions,
                    complaint, complaint_reasons, requests FROM scores
-                   WHERE target_kind = 'response' AND target_id NOT LIKE '%-%-%-%'""", [i])
+                   WHERE target_kind = 'response' AND target_id NOT LIKE '%-%-%-%'""",
+                [i],
+            )
             cur.execute(
                 """INSERT INTO aspects SELECT target_kind, target_id || '-' || ?, batch_id, tactic,
                    polarity FROM aspects WHERE target_kind = 'response'
-                   AND target_id NOT LIKE '%-%-%-%'""", [i])
+                   AND target_id NOT LIKE '%-%-%-%'""",
+                [i],
+            )
 
 
 OVERVIEW = [
-    ("kpis", {}), ("sentiment_by_tactic", {}), ("trend", {"freq": "month"}),
-    ("breakdown", {"dim": "product"}), ("emotions_by_tactic", {}), ("plan_outcomes", {}),
-    ("violation_outcomes", {}), ("csat_by_tactic", {}),
+    ("kpis", {}),
+    ("sentiment_by_tactic", {}),
+    ("trend", {"freq": "month"}),
+    ("breakdown", {"dim": "product"}),
+    ("emotions_by_tactic", {}),
+    ("plan_outcomes", {}),
+    ("violation_outcomes", {}),
+    ("csat_by_tactic", {}),
     ("records", {"tactic": "third_party_contact", "polarity": "negative"}),
 ]
 
@@ -70,10 +80,21 @@ def ingest_throughput(rows: int, model: str) -> tuple[float, int]:
 
     demo = generate_demo().surveys
     frame = demo.sample(rows, replace=rows > len(demo), random_state=7).reset_index(drop=True)
-    frame = frame.rename(columns={"response_id": "编号", "submitted_at": "提交日期", "text": "回答内容",
-                                  "csat": "满意度", "product": "产品", "region": "地区"})
-    raw = frame[["编号", "提交日期", "回答内容", "满意度", "产品", "地区"]].to_csv(
-        index=False).encode("utf-8")
+    frame = frame.rename(
+        columns={
+            "response_id": "编号",
+            "submitted_at": "提交日期",
+            "text": "回答内容",
+            "csat": "满意度",
+            "product": "产品",
+            "region": "地区",
+        }
+    )
+    raw = (
+        frame[["编号", "提交日期", "回答内容", "满意度", "产品", "地区"]]
+        .to_csv(index=False)
+        .encode("utf-8")
+    )
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(Path(tmp) / "ingest.duckdb")
         t0 = time.perf_counter()
@@ -107,14 +128,20 @@ def main(argv: list[str] | None = None) -> int:
             totals = [sum(r.values()) for r in runs]
             for name, _ in OVERVIEW:
                 xs = sorted(r[name] for r in runs)
-                print(f"| {n:,} | {name} | {statistics.median(xs) * 1e3:.0f} | "
-                      f"{xs[int(0.95 * (len(xs) - 1))] * 1e3:.0f} |")
+                print(
+                    f"| {n:,} | {name} | {statistics.median(xs) * 1e3:.0f} | "
+                    f"{xs[int(0.95 * (len(xs) - 1))] * 1e3:.0f} |"
+                )
             change = sorted(sum(time_page(store, changed).values()) for _ in range(args.repeat))
-            print(f"| {n:,} | **whole overview page** | {statistics.median(totals) * 1e3:.0f} | "
-                  f"{sorted(totals)[int(0.95 * (len(totals) - 1))] * 1e3:.0f} |")
-            print(f"| {n:,} | **filter change (product+bucket)** | "
-                  f"{statistics.median(change) * 1e3:.0f} | "
-                  f"{change[int(0.95 * (len(change) - 1))] * 1e3:.0f} |")
+            print(
+                f"| {n:,} | **whole overview page** | {statistics.median(totals) * 1e3:.0f} | "
+                f"{sorted(totals)[int(0.95 * (len(totals) - 1))] * 1e3:.0f} |"
+            )
+            print(
+                f"| {n:,} | **filter change (product+bucket)** | "
+                f"{statistics.median(change) * 1e3:.0f} | "
+                f"{change[int(0.95 * (len(change) - 1))] * 1e3:.0f} |"
+            )
     return 0
 
 

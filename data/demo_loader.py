@@ -22,10 +22,12 @@ def has_demo(store: Store) -> bool:
 
 
 def ensure_demo(
-    store: Store, model: str | None = None,
+    store: Store,
+    model: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     log: Callable[[str], None] = lambda _m: None,
-    n_surveys: int | None = None, n_calls: int | None = None,
+    n_surveys: int | None = None,
+    n_calls: int | None = None,
 ) -> bool:
     """Generate, score and store the demo data when the store is empty. Returns True if loaded."""
     if has_data(store):
@@ -49,17 +51,32 @@ def ensure_demo(
 
     scored = score_frame(surveys, "text", model, survey_progress)
     tag = hashlib.sha256(f"demo:{len(surveys)}:{len(demo.calls)}".encode()).hexdigest()
-    store_survey_batch(store, surveys, scored, file_name=DEMO_FILE_SURVEY, sha="demo-s-" + tag,
-                       uploaded_by="示例数据", is_demo=True)
+    store_survey_batch(
+        store,
+        surveys,
+        scored,
+        file_name=DEMO_FILE_SURVEY,
+        sha="demo-s-" + tag,
+        uploaded_by="示例数据",
+        is_demo=True,
+    )
 
     def call_progress(done: int, n: int) -> None:
         if progress:
             progress(len(surveys) + int(done / max(n, 1) * len(demo.turns)), total)
 
     turn_scores, analyses = analyse_calls(demo.calls, demo.turns, model, call_progress)
-    store_calls_batch(store, demo.calls, demo.turns, turn_scores, analyses,
-                      file_name=DEMO_FILE_CALLS, sha="demo-c-" + tag, uploaded_by="示例数据",
-                      is_demo=True)
+    store_calls_batch(
+        store,
+        demo.calls,
+        demo.turns,
+        turn_scores,
+        analyses,
+        file_name=DEMO_FILE_CALLS,
+        sha="demo-c-" + tag,
+        uploaded_by="示例数据",
+        is_demo=True,
+    )
     return True
 
 

@@ -44,8 +44,24 @@ _GUESSES: list[tuple[str, tuple[str, ...]]] = [
     ("region", ("地区", "区域", "省", "城市", "region", "city")),
     ("overdue_bucket", ("逾期", "账龄", "bucket", "dpd")),
     ("channel", ("渠道", "方式", "channel")),
-    ("text", ("文本", "内容", "评价", "意见", "回答", "反馈", "建议", "留言", "text", "comment",
-              "feedback", "review", "answer")),
+    (
+        "text",
+        (
+            "文本",
+            "内容",
+            "评价",
+            "意见",
+            "回答",
+            "反馈",
+            "建议",
+            "留言",
+            "text",
+            "comment",
+            "feedback",
+            "review",
+            "answer",
+        ),
+    ),
 ]
 
 
@@ -151,10 +167,21 @@ def _reject_mixed_utf8(raw: bytes) -> None:
 def file_kind(name: str) -> str:
     """csv | xlsx | jsonl | parquet | txt, from the file name."""
     suffix = Path(name).suffix.lower()
-    kinds = {".csv": "csv", ".tsv": "csv", ".txt": "txt", ".xlsx": "xlsx", ".xlsm": "xlsx",
-             ".xls": "xlsx", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+    kinds = {
+        ".csv": "csv",
+        ".tsv": "csv",
+        ".txt": "txt",
+        ".xlsx": "xlsx",
+        ".xlsm": "xlsx",
+        ".xls": "xlsx",
+        ".jsonl": "jsonl",
+        ".json": "jsonl",
+        ".parquet": "parquet",
+    }
     if suffix not in kinds:
-        raise IngestError(f"不支持的文件类型 {suffix or '（无扩展名）'}：请上传 CSV、XLSX、JSONL 或 Parquet")
+        raise IngestError(
+            f"不支持的文件类型 {suffix or '（无扩展名）'}：请上传 CSV、XLSX、JSONL 或 Parquet"
+        )
     return kinds[suffix]
 
 
@@ -277,8 +304,9 @@ def _read_excel(raw: bytes, sheet: str | int | None) -> pd.DataFrame:
         raise IngestError("工作表是空的")
     lines, rows = [n for n, _ in numbered], [r for _, r in numbered]
     header = [str(h) if h is not None else f"列{i + 1}" for i, h in enumerate(rows[0])]
-    body = [[_cell_str(v) for v in r[: len(header)]] + [None] * (len(header) - len(r))
-            for r in rows[1:]]
+    body = [
+        [_cell_str(v) for v in r[: len(header)]] + [None] * (len(header) - len(r)) for r in rows[1:]
+    ]
     df = pd.DataFrame(body, columns=header, dtype=object)
     df.attrs["source_lines"] = lines[1:]
     return df
@@ -323,7 +351,9 @@ def _read_jsonl(raw: bytes) -> pd.DataFrame:
         try:
             rec = json.loads(line, object_pairs_hook=_json_object)
         except json.JSONDecodeError as exc:
-            raise IngestError(f"第 {i} 行不是有效的 JSON：{exc.msg}", [Problem(i, None, exc.msg)]) from exc
+            raise IngestError(
+                f"第 {i} 行不是有效的 JSON：{exc.msg}", [Problem(i, None, exc.msg)]
+            ) from exc
         if not isinstance(rec, dict):
             raise IngestError(f"第 {i} 行应为 JSON 对象", [Problem(i, None, "应为 JSON 对象")])
         records.append(rec)
@@ -349,8 +379,9 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
             if col in used:
                 continue
             if any(w in low for w in words) and fld not in mapping:
-                if fld == "respondent_id" and not (low.endswith("id") or "编号" in low
-                                                   or "受访者" in low):
+                if fld == "respondent_id" and not (
+                    low.endswith("id") or "编号" in low or "受访者" in low
+                ):
                     continue
                 mapping[fld] = col
                 used.add(col)
@@ -362,8 +393,16 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- validation
-_BUCKETS = {"m1": "M1", "m2": "M2", "m3": "M3+", "m3+": "M3+", "m4": "M3+", "m5": "M3+",
-            "m6": "M3+", "m6+": "M3+"}
+_BUCKETS = {
+    "m1": "M1",
+    "m2": "M2",
+    "m3": "M3+",
+    "m3+": "M3+",
+    "m4": "M3+",
+    "m5": "M3+",
+    "m6": "M3+",
+    "m6+": "M3+",
+}
 
 
 def _parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -433,14 +472,17 @@ def validate_survey(
     text = df[mapping["text"]].map(lambda v: None if v is None else clean_text(v))
     has_nul = df[mapping["text"]].map(lambda v: isinstance(v, str) and "\x00" in v)
     for i in df.index[has_nul]:
-        problems.append(Problem(int(line[i]), mapping["text"], "文本含空字符(NUL)，已移除", "warning"))
+        problems.append(
+            Problem(int(line[i]), mapping["text"], "文本含空字符(NUL)，已移除", "warning")
+        )
     empty = text.isna() | (text.str.len() == 0)
     for i in df.index[empty]:
         problems.append(Problem(int(line[i]), mapping["text"], "回答为空，已跳过", "warning"))
     too_long = text.str.len() > max_text_chars
     for i in df.index[too_long.fillna(False)]:
-        problems.append(Problem(int(line[i]), mapping["text"],
-                                f"文本超过 {max_text_chars:,} 字，请拆分后上传"))
+        problems.append(
+            Problem(int(line[i]), mapping["text"], f"文本超过 {max_text_chars:,} 字，请拆分后上传")
+        )
     out["text"] = text
     for fld in ("respondent_id", "product", "region", "channel"):
         col = mapping.get(fld)
@@ -449,7 +491,8 @@ def validate_survey(
     if col:
         raw = df[col].map(lambda v: None if v is None else clean_text(v).lower())
         out["overdue_bucket"] = raw.map(  # pandas may turn the None cells into NaN here
-            lambda v: _BUCKETS.get(v, v.upper()) if isinstance(v, str) and v else None)
+            lambda v: _BUCKETS.get(v, v.upper()) if isinstance(v, str) and v else None
+        )
     else:
         out["overdue_bucket"] = None
     col = mapping.get("submitted_at")
@@ -465,7 +508,9 @@ def validate_survey(
         if col:
             vals, bad = _parse_int(df[col], lo, hi)
             for i in df.index[bad]:
-                problems.append(Problem(int(line[i]), col, f"应为 {lo}-{hi} 的整数，实际为「{df[col][i]}」"))
+                problems.append(
+                    Problem(int(line[i]), col, f"应为 {lo}-{hi} 的整数，实际为「{df[col][i]}」")
+                )
             out[fld] = vals
         else:
             out[fld] = pd.array([pd.NA] * len(df), dtype="Int64")
@@ -508,11 +553,15 @@ def write_scores(cur, kind: str, ids: list[str], batch_id: str, scored: pd.DataF
         "complaint_reasons::VARCHAR[], requests::VARCHAR[] FROM new_scores"
     )
     cur.unregister("new_scores")
-    rows = [(kind, tid, batch_id, tactic, pol)
-            for tid, asp in zip(ids, scored["aspects"], strict=True) for tactic, pol in asp.items()]
+    rows = [
+        (kind, tid, batch_id, tactic, pol)
+        for tid, asp in zip(ids, scored["aspects"], strict=True)
+        for tactic, pol in asp.items()
+    ]
     if rows:
-        aspects = pd.DataFrame(rows, columns=["target_kind", "target_id", "batch_id", "tactic",
-                                              "polarity"])
+        aspects = pd.DataFrame(
+            rows, columns=["target_kind", "target_id", "batch_id", "tactic", "polarity"]
+        )
         cur.register("new_aspects", aspects)
         cur.execute("INSERT INTO aspects SELECT * FROM new_aspects")
         cur.unregister("new_aspects")
@@ -524,13 +573,30 @@ def _insert_frame(cur, table: str, frame: pd.DataFrame, columns: list[str]) -> N
     cur.unregister("incoming")
 
 
-RESPONSE_COLUMNS = ["response_id", "batch_id", "respondent_id", "submitted_at", "product",
-                    "region", "overdue_bucket", "channel", "csat", "nps", "text"]
+RESPONSE_COLUMNS = [
+    "response_id",
+    "batch_id",
+    "respondent_id",
+    "submitted_at",
+    "product",
+    "region",
+    "overdue_bucket",
+    "channel",
+    "csat",
+    "nps",
+    "text",
+]
 
 
 def store_survey_batch(
-    store: Store, responses: pd.DataFrame, scored: pd.DataFrame, *, file_name: str, sha: str,
-    uploaded_by: str, is_demo: bool = False,
+    store: Store,
+    responses: pd.DataFrame,
+    scored: pd.DataFrame,
+    *,
+    file_name: str,
+    sha: str,
+    uploaded_by: str,
+    is_demo: bool = False,
 ) -> str:
     """Write responses + scores + the batch row + an audit entry in ONE transaction."""
     batch_id = new_id("demo" if is_demo else "b")
@@ -551,8 +617,13 @@ def store_survey_batch(
         )
         _insert_frame(cur, "responses", frame, RESPONSE_COLUMNS)
         write_scores(cur, "response", frame["response_id"].tolist(), batch_id, scored)
-        store.audit(uploaded_by, "upload", batch_id,
-                    {"file": file_name, "rows": len(frame), "kind": "survey"}, cur=cur)
+        store.audit(
+            uploaded_by,
+            "upload",
+            batch_id,
+            {"file": file_name, "rows": len(frame), "kind": "survey"},
+            cur=cur,
+        )
     return batch_id
 
 
@@ -567,10 +638,15 @@ def delete_batch(store: Store, batch_id: str, actor: str) -> int:
         row = cur.execute("SELECT row_count FROM batches WHERE batch_id = ?", [batch_id]).fetchone()
         if row is None:
             raise IngestError(f"批次 {batch_id} 不存在")
-        cur.execute("DELETE FROM reviews WHERE target_id IN (SELECT target_id FROM scores "
-                    "WHERE batch_id = ?)", [batch_id])
-        cur.execute("DELETE FROM turns WHERE call_id IN (SELECT call_id FROM calls "
-                    "WHERE batch_id = ?)", [batch_id])
+        cur.execute(
+            "DELETE FROM reviews WHERE target_id IN (SELECT target_id FROM scores "
+            "WHERE batch_id = ?)",
+            [batch_id],
+        )
+        cur.execute(
+            "DELETE FROM turns WHERE call_id IN (SELECT call_id FROM calls WHERE batch_id = ?)",
+            [batch_id],
+        )
         for table in ("scores", "aspects", "responses", "calls", "call_analysis", "batches"):
             cur.execute(f"DELETE FROM {table} WHERE batch_id = ?", [batch_id])
         store.audit(actor, "delete_batch", batch_id, {"rows": int(row[0])}, cur=cur)
@@ -581,9 +657,17 @@ Progress = Callable[[int, int], None]
 
 
 def ingest_survey_bytes(
-    store: Store, raw: bytes, file_name: str, *, mapping: dict[str, str] | None = None,
-    text_column: str | None = None, sheet: str | int | None = None, uploaded_by: str = "cli",
-    model: str | None = None, progress: Progress | None = None, max_rows: int | None = None,
+    store: Store,
+    raw: bytes,
+    file_name: str,
+    *,
+    mapping: dict[str, str] | None = None,
+    text_column: str | None = None,
+    sheet: str | int | None = None,
+    uploaded_by: str = "cli",
+    model: str | None = None,
+    progress: Progress | None = None,
+    max_rows: int | None = None,
 ) -> IngestResult:
     """Read, validate, score and store a survey file. Raises IngestError on any error."""
     import time
@@ -601,8 +685,10 @@ def ingest_survey_bytes(
     mapping = dict(mapping or guess_mapping(list(df.columns)))
     if text_column:
         if text_column not in df.columns:
-            raise IngestError(f"找不到文本列「{text_column}」（可用列：{', '.join(df.columns)}）",
-                              [Problem(None, text_column, "列不存在")])
+            raise IngestError(
+                f"找不到文本列「{text_column}」（可用列：{', '.join(df.columns)}）",
+                [Problem(None, text_column, "列不存在")],
+            )
         mapping = {k: v for k, v in mapping.items() if v != text_column} | {"text": text_column}
     clean, problems = validate_survey(df, mapping)
     errors = [p for p in problems if p.severity == "error"]
@@ -611,11 +697,23 @@ def ingest_survey_bytes(
     if clean.empty:
         raise IngestError("没有可导入的非空回答", problems)
     scored = score_frame(clean.reset_index(drop=True), "text", model, progress)
-    batch_id = store_survey_batch(store, clean.reset_index(drop=True), scored,
-                                  file_name=file_name, sha=sha, uploaded_by=uploaded_by)
+    batch_id = store_survey_batch(
+        store,
+        clean.reset_index(drop=True),
+        scored,
+        file_name=file_name,
+        sha=sha,
+        uploaded_by=uploaded_by,
+    )
     warnings = [p for p in problems if p.severity == "warning"]
-    return IngestResult(batch_id, "survey", len(clean), warnings=warnings,
-                        model_id=str(scored["model"].iloc[0]), seconds=time.time() - t0)
+    return IngestResult(
+        batch_id,
+        "survey",
+        len(clean),
+        warnings=warnings,
+        model_id=str(scored["model"].iloc[0]),
+        seconds=time.time() - t0,
+    )
 
 
 _FORMULA = re.compile(r"^[=+\-@\t\r]")
@@ -629,14 +727,28 @@ def neutralise_formula(value):
 
 
 # --------------------------------------------------------------------------- calls
-CALL_COLUMNS = ["call_id", "batch_id", "borrower_id", "agent_id", "agent_name", "team",
-                "started_at", "duration_s", "outcome", "product", "overdue_bucket"]
+CALL_COLUMNS = [
+    "call_id",
+    "batch_id",
+    "borrower_id",
+    "agent_id",
+    "agent_name",
+    "team",
+    "started_at",
+    "duration_s",
+    "outcome",
+    "product",
+    "overdue_bucket",
+]
 TURN_COLUMNS = ["call_id", "turn_index", "speaker", "text", "start_s", "end_s"]
 
 
 def analyse_calls(
-    calls: pd.DataFrame, turns: pd.DataFrame, model: str | None = None,
-    progress: Progress | None = None, profile: str | None = None,
+    calls: pd.DataFrame,
+    turns: pd.DataFrame,
+    model: str | None = None,
+    progress: Progress | None = None,
+    profile: str | None = None,
 ) -> tuple[pd.DataFrame, list]:
     """Score every turn once (full labels) and run the compliance engine on the calls.
 
@@ -647,8 +759,13 @@ def analyse_calls(
     from nlp.pipeline import score_frame
 
     scored = score_frame(turns[["text"]].reset_index(drop=True), "text", model, progress)
-    lookup = dict(zip(turns["text"], zip(scored["sentiment"], scored["sentiment_score"],
-                                         strict=True), strict=True))
+    lookup = dict(
+        zip(
+            turns["text"],
+            zip(scored["sentiment"], scored["sentiment_score"], strict=True),
+            strict=True,
+        )
+    )
 
     def turn_sentiment(texts: list[str]) -> list[tuple[str, float]]:
         return [lookup.get(t, ("neutral", 0.0)) for t in texts]
@@ -659,8 +776,16 @@ def analyse_calls(
 
 
 def store_calls_batch(
-    store: Store, calls: pd.DataFrame, turns: pd.DataFrame, turn_scores: pd.DataFrame,
-    analyses: list, *, file_name: str, sha: str, uploaded_by: str, is_demo: bool = False,
+    store: Store,
+    calls: pd.DataFrame,
+    turns: pd.DataFrame,
+    turn_scores: pd.DataFrame,
+    analyses: list,
+    *,
+    file_name: str,
+    sha: str,
+    uploaded_by: str,
+    is_demo: bool = False,
 ) -> str:
     """Write calls, turns, turn scores and call analyses + batch + audit in ONE transaction."""
     batch_id = new_id("demo" if is_demo else "b")
@@ -681,17 +806,20 @@ def store_calls_batch(
         change = None
         if len(traj) >= 2:
             change = float(traj[-1][1]) - float(traj[0][1])
-        rows.append({
-            "call_id": d["call_id"], "batch_id": batch_id,
-            "violations": list(d.get("violations", [])),
-            "evidence": json.dumps(d.get("evidence", []), ensure_ascii=False),
-            "borrower_sentiment_start": d.get("borrower_sentiment_start"),
-            "borrower_sentiment_end": d.get("borrower_sentiment_end"),
-            "sentiment_change": change,
-            "agent_offered_plan": bool(d.get("agent_offered_plan")),
-            "promise_to_pay": bool(d.get("promise_to_pay")),
-            "trajectory": json.dumps(traj),
-        })
+        rows.append(
+            {
+                "call_id": d["call_id"],
+                "batch_id": batch_id,
+                "violations": list(d.get("violations", [])),
+                "evidence": json.dumps(d.get("evidence", []), ensure_ascii=False),
+                "borrower_sentiment_start": d.get("borrower_sentiment_start"),
+                "borrower_sentiment_end": d.get("borrower_sentiment_end"),
+                "sentiment_change": change,
+                "agent_offered_plan": bool(d.get("agent_offered_plan")),
+                "promise_to_pay": bool(d.get("promise_to_pay")),
+                "trajectory": json.dumps(traj),
+            }
+        )
     analysis = pd.DataFrame(rows)
     with store.transaction() as cur:
         if find_batch_cur(cur, sha, "calls"):
@@ -704,8 +832,16 @@ def store_calls_batch(
             raise IngestError(f"{clash} 个通话编号(call_id)已存在于其他批次中，文件未导入")
         cur.execute(
             "INSERT INTO batches VALUES (?, ?, ?, 'calls', ?, ?, ?, 'stored', ?, ?)",
-            [batch_id, file_name, sha, len(calls), uploaded_by, now(), is_demo,
-             str(turn_scores["model"].iloc[0]) if len(turn_scores) else None],
+            [
+                batch_id,
+                file_name,
+                sha,
+                len(calls),
+                uploaded_by,
+                now(),
+                is_demo,
+                str(turn_scores["model"].iloc[0]) if len(turn_scores) else None,
+            ],
         )
         _insert_frame(cur, "calls", calls, CALL_COLUMNS)
         _insert_frame(cur, "turns", turns, TURN_COLUMNS)
@@ -719,14 +855,25 @@ def store_calls_batch(
                 "FROM new_analysis"
             )
             cur.unregister("new_analysis")
-        store.audit(uploaded_by, "upload", batch_id,
-                    {"file": file_name, "calls": len(calls), "kind": "calls"}, cur=cur)
+        store.audit(
+            uploaded_by,
+            "upload",
+            batch_id,
+            {"file": file_name, "calls": len(calls), "kind": "calls"},
+            cur=cur,
+        )
     return batch_id
 
 
 def ingest_calls_bytes(
-    store: Store, raw: bytes, file_name: str, *, meta: Path | None = None,
-    uploaded_by: str = "cli", model: str | None = None, progress: Progress | None = None,
+    store: Store,
+    raw: bytes,
+    file_name: str,
+    *,
+    meta: Path | None = None,
+    uploaded_by: str = "cli",
+    model: str | None = None,
+    progress: Progress | None = None,
 ) -> IngestResult:
     """Read transcripts (JSONL, CSV/XLSX turn table, or TXT), analyse, store atomically."""
     import tempfile
@@ -756,21 +903,31 @@ def ingest_calls_bytes(
     if calls.empty:
         raise IngestError("文件中没有通话")
     scored, analyses = analyse_calls(calls, turns, model, progress)
-    batch_id = store_calls_batch(store, calls, turns, scored, analyses, file_name=file_name,
-                                 sha=sha, uploaded_by=uploaded_by)
+    batch_id = store_calls_batch(
+        store, calls, turns, scored, analyses, file_name=file_name, sha=sha, uploaded_by=uploaded_by
+    )
     notes = [Problem(None, None, n, "warning") for n in calls.attrs.get("notes", [])]
-    return IngestResult(batch_id, "calls", len(calls), warnings=notes,
-                        model_id=str(scored["model"].iloc[0]), seconds=time.time() - t0)
+    return IngestResult(
+        batch_id,
+        "calls",
+        len(calls),
+        warnings=notes,
+        model_id=str(scored["model"].iloc[0]),
+        seconds=time.time() - t0,
+    )
 
 
 def saved_mapping(store: Store, columns: list[str]) -> dict[str, str] | None:
     """The column mapping last used for this file layout, if any."""
-    raw = store.scalar("SELECT mapping FROM column_mappings WHERE layout_key = ?",
-                       [layout_key(columns)])
+    raw = store.scalar(
+        "SELECT mapping FROM column_mappings WHERE layout_key = ?", [layout_key(columns)]
+    )
     return json.loads(raw) if raw else None
 
 
 def save_mapping(store: Store, columns: list[str], mapping: dict[str, str]) -> None:
     with store.transaction() as cur:
-        cur.execute("INSERT OR REPLACE INTO column_mappings VALUES (?, ?, ?)",
-                    [layout_key(columns), json.dumps(mapping, ensure_ascii=False), now()])
+        cur.execute(
+            "INSERT OR REPLACE INTO column_mappings VALUES (?, ?, ?)",
+            [layout_key(columns), json.dumps(mapping, ensure_ascii=False), now()],
+        )

@@ -38,8 +38,11 @@ class Filters:
         if not (self.date_from and self.date_to):
             return None
         days = (self.date_to - self.date_from).days + 1
-        return replace(self, date_from=self.date_from - timedelta(days=days),
-                       date_to=self.date_from - timedelta(days=1))
+        return replace(
+            self,
+            date_from=self.date_from - timedelta(days=days),
+            date_to=self.date_from - timedelta(days=1),
+        )
 
 
 _LATEST_REVIEW = """
@@ -60,8 +63,13 @@ def _where(f: Filters, alias: str = "r", date_col: str = "submitted_at") -> tupl
     if f.date_to:
         clauses.append(f"{alias}.{date_col} < ?")
         params.append(pd.Timestamp(f.date_to) + pd.Timedelta(days=1))
-    for col, values in (("product", f.products), ("region", f.regions), ("channel", f.channels),
-                        ("overdue_bucket", f.buckets), ("batch_id", f.batches)):
+    for col, values in (
+        ("product", f.products),
+        ("region", f.regions),
+        ("channel", f.channels),
+        ("overdue_bucket", f.buckets),
+        ("batch_id", f.batches),
+    ):
         if values:
             clauses.append(f"{alias}.{col} IN (SELECT UNNEST(?::VARCHAR[]))")
             params.append(list(values))
@@ -72,8 +80,11 @@ def responses_sql(f: Filters) -> tuple[str, list]:
     """SQL for scored responses with the review override applied, and its parameters."""
     where, params = _where(f)
     sentiment = "COALESCE(rv.sentiment, s.sentiment)" if f.use_reviews else "s.sentiment"
-    complaint = ("COALESCE(rv.complaint, s.complaint) AND coalesce(rv.last_action, '') "
-                 "<> 'false_positive'") if f.use_reviews else "s.complaint"
+    complaint = (
+        ("COALESCE(rv.complaint, s.complaint) AND coalesce(rv.last_action, '') <> 'false_positive'")
+        if f.use_reviews
+        else "s.complaint"
+    )
     sql = f"""
         SELECT r.response_id, r.batch_id, r.respondent_id, r.submitted_at, r.product, r.region,
                r.overdue_bucket, r.channel, r.csat, r.nps, r.text,
@@ -103,7 +114,9 @@ def kpis(store: Store, f: Filters) -> dict:
                        count(csat) AS csat_n,
                        avg((list_has_any(requests, ['understanding', 'flexible_plan']))::INT)
                            AS wants_flexibility
-                FROM ({sql})""", params).iloc[0]
+                FROM ({sql})""",
+            params,
+        ).iloc[0]
         return {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
 
     current = one(f)
@@ -112,8 +125,9 @@ def kpis(store: Store, f: Filters) -> dict:
     if previous is not None and not previous["n"]:
         previous = None  # no data before: no change to show
     calls_where, calls_params = _where(_call_filters(f), "c", "started_at")
-    current["calls"] = float(store.scalar(
-        f"SELECT count(*) FROM calls c WHERE {calls_where}", calls_params) or 0)
+    current["calls"] = float(
+        store.scalar(f"SELECT count(*) FROM calls c WHERE {calls_where}", calls_params) or 0
+    )
     return {"current": current, "previous": previous}
 
 
@@ -128,7 +142,9 @@ def sentiment_by_tactic(store: Store, f: Filters) -> pd.DataFrame:
         f"""SELECT a.tactic, a.polarity, count(*) AS n
             FROM ({sql}) r JOIN aspects a
               ON a.target_kind = 'response' AND a.target_id = r.response_id
-            GROUP BY ALL ORDER BY ALL""", params)
+            GROUP BY ALL ORDER BY ALL""",
+        params,
+    )
 
 
 def trend(store: Store, f: Filters, freq: str = "month") -> pd.DataFrame:
@@ -140,11 +156,17 @@ def trend(store: Store, f: Filters, freq: str = "month") -> pd.DataFrame:
                    avg((sentiment = 'negative')::INT) AS negative_share,
                    avg((sentiment = 'positive')::INT) AS positive_share,
                    avg(complaint::INT) AS complaint_rate
-            FROM ({sql}) GROUP BY 1 ORDER BY 1""", params)
+            FROM ({sql}) GROUP BY 1 ORDER BY 1""",
+        params,
+    )
 
 
-BREAKDOWN_DIMENSIONS = {"product": "产品", "region": "地区", "overdue_bucket": "逾期阶段",
-                        "channel": "催收渠道"}
+BREAKDOWN_DIMENSIONS = {
+    "product": "产品",
+    "region": "地区",
+    "overdue_bucket": "逾期阶段",
+    "channel": "催收渠道",
+}
 
 
 def breakdown(store: Store, f: Filters, dim: str) -> pd.DataFrame:
@@ -154,7 +176,9 @@ def breakdown(store: Store, f: Filters, dim: str) -> pd.DataFrame:
     sql, params = responses_sql(f)
     return store.query(
         f"""SELECT coalesce({dim}, '未填写') AS value, sentiment, count(*) AS n
-            FROM ({sql}) GROUP BY ALL ORDER BY ALL""", params)
+            FROM ({sql}) GROUP BY ALL ORDER BY ALL""",
+        params,
+    )
 
 
 def emotions_by_tactic(store: Store, f: Filters) -> pd.DataFrame:
@@ -165,7 +189,9 @@ def emotions_by_tactic(store: Store, f: Filters) -> pd.DataFrame:
             FROM ({sql}) r
             JOIN aspects a ON a.target_kind = 'response' AND a.target_id = r.response_id
             CROSS JOIN UNNEST(r.emotions) AS e(emotion)
-            GROUP BY ALL ORDER BY ALL""", params)
+            GROUP BY ALL ORDER BY ALL""",
+        params,
+    )
 
 
 def csat_by_tactic(store: Store, f: Filters) -> pd.DataFrame:
@@ -175,21 +201,34 @@ def csat_by_tactic(store: Store, f: Filters) -> pd.DataFrame:
         f"""SELECT a.tactic, a.polarity, avg(r.csat) AS csat, count(r.csat) AS n
             FROM ({sql}) r JOIN aspects a
               ON a.target_kind = 'response' AND a.target_id = r.response_id
-            WHERE r.csat IS NOT NULL GROUP BY ALL ORDER BY ALL""", params)
+            WHERE r.csat IS NOT NULL GROUP BY ALL ORDER BY ALL""",
+        params,
+    )
 
 
 def records(
-    store: Store, f: Filters, *, tactic: str | None = None, polarity: str | None = None,
-    sentiment: str | None = None, period: date | None = None, freq: str = "month",
-    dim: str | None = None, value: str | None = None, complaint_only: bool = False,
-    search: str | None = None, limit: int = 500,
+    store: Store,
+    f: Filters,
+    *,
+    tactic: str | None = None,
+    polarity: str | None = None,
+    sentiment: str | None = None,
+    period: date | None = None,
+    freq: str = "month",
+    dim: str | None = None,
+    value: str | None = None,
+    complaint_only: bool = False,
+    search: str | None = None,
+    limit: int = 500,
 ) -> pd.DataFrame:
     """The responses behind a chart element (drill-down), newest first."""
     sql, params = responses_sql(f)
     where, extra = ["TRUE"], []
     if tactic:
-        where.append("r.response_id IN (SELECT target_id FROM aspects WHERE target_kind = "
-                     "'response' AND tactic = ?" + (" AND polarity = ?" if polarity else "") + ")")
+        where.append(
+            "r.response_id IN (SELECT target_id FROM aspects WHERE target_kind = "
+            "'response' AND tactic = ?" + (" AND polarity = ?" if polarity else "") + ")"
+        )
         extra += [tactic] + ([polarity] if polarity else [])
     if sentiment:
         where.append("r.sentiment = ?")
@@ -208,9 +247,13 @@ def records(
     if search:
         where.append("r.text ILIKE ?")
         extra.append(f"%{search}%")
-    return _masked(store.query(
-        f"SELECT * FROM ({sql}) r WHERE {' AND '.join(where)} "
-        f"ORDER BY submitted_at DESC, response_id LIMIT {int(limit)}", params + extra))
+    return _masked(
+        store.query(
+            f"SELECT * FROM ({sql}) r WHERE {' AND '.join(where)} "
+            f"ORDER BY submitted_at DESC, response_id LIMIT {int(limit)}",
+            params + extra,
+        )
+    )
 
 
 def _masked(df: pd.DataFrame, column: str = "text") -> pd.DataFrame:
@@ -241,9 +284,13 @@ def filter_options(store: Store) -> dict[str, list[str]]:
         out[col] = store.query(
             f"SELECT DISTINCT {col} AS v FROM responses WHERE {col} IS NOT NULL ORDER BY 1"
         )["v"].tolist()
-    out["batches"] = store.query(
-        "SELECT batch_id, file_name FROM batches ORDER BY uploaded_at DESC"
-    ).apply(lambda r: f"{r.batch_id}|{r.file_name}", axis=1).tolist() if has_batches(store) else []
+    out["batches"] = (
+        store.query("SELECT batch_id, file_name FROM batches ORDER BY uploaded_at DESC")
+        .apply(lambda r: f"{r.batch_id}|{r.file_name}", axis=1)
+        .tolist()
+        if has_batches(store)
+        else []
+    )
     bounds = store.query("SELECT min(submitted_at) AS lo, max(submitted_at) AS hi FROM responses")
     out["date_range"] = [bounds["lo"].iloc[0], bounds["hi"].iloc[0]]
     return out
@@ -257,7 +304,8 @@ def list_batches(store: Store) -> pd.DataFrame:
     """Upload batches, newest first."""
     return store.query(
         """SELECT batch_id, file_name, kind, row_count, uploaded_by, uploaded_at, status,
-                  is_demo, model_id FROM batches ORDER BY uploaded_at DESC""")
+                  is_demo, model_id FROM batches ORDER BY uploaded_at DESC"""
+    )
 
 
 # --------------------------------------------------------------------------- calls
@@ -273,8 +321,14 @@ def calls_sql(f: Filters) -> tuple[str, list]:
     return sql, params
 
 
-def calls_table(store: Store, f: Filters, agent: str | None = None, rule: str | None = None,
-                team: str | None = None, limit: int = 2000) -> pd.DataFrame:
+def calls_table(
+    store: Store,
+    f: Filters,
+    agent: str | None = None,
+    rule: str | None = None,
+    team: str | None = None,
+    limit: int = 2000,
+) -> pd.DataFrame:
     sql, params = calls_sql(f)
     where, extra = ["TRUE"], []
     if agent:
@@ -286,8 +340,11 @@ def calls_table(store: Store, f: Filters, agent: str | None = None, rule: str | 
     if rule:
         where.append("list_contains(violations, ?)")
         extra.append(rule)
-    out = store.query(f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)} "
-                      f"ORDER BY started_at DESC LIMIT {int(limit)}", params + extra)
+    out = store.query(
+        f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)} "
+        f"ORDER BY started_at DESC LIMIT {int(limit)}",
+        params + extra,
+    )
     if not out.empty:
         out["evidence"] = out["evidence"].map(_masked_evidence)
     return out
@@ -300,7 +357,9 @@ def plan_outcomes(store: Store, f: Filters) -> pd.DataFrame:
         f"""SELECT agent_offered_plan, count(*) AS calls,
                    avg(promise_to_pay::INT) AS promise_rate,
                    avg(sentiment_change) AS sentiment_change
-            FROM ({sql}) WHERE agent_offered_plan IS NOT NULL GROUP BY 1 ORDER BY 1""", params)
+            FROM ({sql}) WHERE agent_offered_plan IS NOT NULL GROUP BY 1 ORDER BY 1""",
+        params,
+    )
 
 
 def violation_outcomes(store: Store, f: Filters) -> pd.DataFrame:
@@ -314,7 +373,9 @@ def violation_outcomes(store: Store, f: Filters) -> pd.DataFrame:
             UNION ALL
             SELECT '无违规' AS rule, count(*), avg(promise_to_pay::INT), avg(sentiment_change)
             FROM c WHERE len(violations) = 0
-            ORDER BY calls DESC""", params)
+            ORDER BY calls DESC""",
+        params,
+    )
 
 
 def agent_scorecard(store: Store, f: Filters) -> pd.DataFrame:
@@ -327,7 +388,9 @@ def agent_scorecard(store: Store, f: Filters) -> pd.DataFrame:
                    avg(sentiment_change) AS sentiment_change,
                    avg(agent_offered_plan::INT) AS plan_rate,
                    avg(promise_to_pay::INT) AS promise_rate
-            FROM ({sql}) GROUP BY agent_id ORDER BY violations_per_100 DESC""", params)
+            FROM ({sql}) GROUP BY agent_id ORDER BY violations_per_100 DESC""",
+        params,
+    )
 
 
 def call_turns(store: Store, call_id: str) -> pd.DataFrame:
@@ -342,12 +405,20 @@ def _call_turns_unmasked(store: Store, call_id: str) -> pd.DataFrame:
                   s.sentiment_score
            FROM turns t LEFT JOIN scores s
              ON s.target_kind = 'turn' AND s.target_id = t.call_id || '#' || t.turn_index
-           WHERE t.call_id = ? ORDER BY t.turn_index""", [call_id])
+           WHERE t.call_id = ? ORDER BY t.turn_index""",
+        [call_id],
+    )
 
 
 def complaint_queue(
-    store: Store, f: Filters, *, tactic: str | None = None, emotion: str | None = None,
-    reason: str | None = None, status: str | None = None, search: str | None = None,
+    store: Store,
+    f: Filters,
+    *,
+    tactic: str | None = None,
+    emotion: str | None = None,
+    reason: str | None = None,
+    status: str | None = None,
+    search: str | None = None,
     limit: int = 300,
 ) -> pd.DataFrame:
     """Complaint-flagged responses, most severe then newest first.
@@ -358,8 +429,10 @@ def complaint_queue(
     sql, params = responses_sql(replace(f, use_reviews=False))
     where, extra = ["r.model_complaint"], []
     if tactic:
-        where.append("r.response_id IN (SELECT target_id FROM aspects WHERE "
-                     "target_kind = 'response' AND tactic = ?)")
+        where.append(
+            "r.response_id IN (SELECT target_id FROM aspects WHERE "
+            "target_kind = 'response' AND tactic = ?)"
+        )
         extra.append(tactic)
     if emotion:
         where.append("list_contains(r.emotions, ?)")
@@ -379,16 +452,21 @@ def complaint_queue(
         token_sql = " AND ".join(["r.text ILIKE ?"] * len(tokens)) or "FALSE"
         where.append(f"(r.text ILIKE ? OR ({token_sql}))")
         extra += [f"%{search.strip()}%"] + [f"%{t}%" for t in tokens]
-    return _masked(store.query(
-        f"""SELECT r.*, len(r.complaint_reasons)
+    return _masked(
+        store.query(
+            f"""SELECT r.*, len(r.complaint_reasons)
                    + 2 * list_has_any(r.complaint_reasons, ['threat', 'impersonation'])::INT
                    AS severity
-            FROM ({sql}) r WHERE {' AND '.join(where)}
-            ORDER BY severity DESC, submitted_at DESC LIMIT {int(limit)}""", params + extra))
+            FROM ({sql}) r WHERE {" AND ".join(where)}
+            ORDER BY severity DESC, submitted_at DESC LIMIT {int(limit)}""",
+            params + extra,
+        )
+    )
 
 
 def response(store: Store, response_id: str) -> pd.Series | None:
     sql, params = responses_sql(Filters())
-    df = _masked(store.query(f"SELECT * FROM ({sql}) WHERE response_id = ?",
-                             [*params, response_id]))
+    df = _masked(
+        store.query(f"SELECT * FROM ({sql}) WHERE response_id = ?", [*params, response_id])
+    )
     return None if df.empty else df.iloc[0]

@@ -25,8 +25,10 @@ def _pct(x) -> str:
 
 def _bar(share: float, color: str) -> str:
     width = max(0, min(100, round(share * 100)))
-    return (f'<span style="display:inline-block;width:{width * 2}px;height:10px;'
-            f'background:{color}"></span>')
+    return (
+        f'<span style="display:inline-block;width:{width * 2}px;height:10px;'
+        f'background:{color}"></span>'
+    )
 
 
 def monthly_summary_html(store: Store, month: date, base: Filters | None = None) -> str:
@@ -39,24 +41,31 @@ def monthly_summary_html(store: Store, month: date, base: Filters | None = None)
     tactics = queries.sentiment_by_tactic(store, f)
     rows = []
     if not tactics.empty:
-        pv = tactics.pivot_table(index="tactic", columns="polarity", values="n", aggfunc="sum",
-                                 fill_value=0)
+        pv = tactics.pivot_table(
+            index="tactic", columns="polarity", values="n", aggfunc="sum", fill_value=0
+        )
         total = pv.sum(axis=1)
         neg = (pv.get("negative", 0) / total).sort_values(ascending=False)
         for tactic, share in neg.items():
-            rows.append(f"<tr><td>{html.escape(TACTIC_NAMES_ZH.get(tactic, tactic))}</td>"
-                        f"<td>{int(total[tactic]):,}</td><td>{_pct(share)} "
-                        f"{_bar(share, '#c8553d')}</td></tr>")
+            rows.append(
+                f"<tr><td>{html.escape(TACTIC_NAMES_ZH.get(tactic, tactic))}</td>"
+                f"<td>{int(total[tactic]):,}</td><td>{_pct(share)} "
+                f"{_bar(share, '#c8553d')}</td></tr>"
+            )
     complaints = queries.complaint_queue(store, f, limit=5)
     quotes = "".join(f"<li>{html.escape(str(t)[:160])}</li>" for t in complaints["text"])
     viol = queries.violation_outcomes(store, f)
     viol_rows = "".join(
         f"<tr><td>{html.escape(VIOLATION_NAMES_ZH.get(r.rule, r.rule))}</td><td>{int(r.calls):,}</td>"
-        f"<td>{_pct(r.promise_rate)}</td></tr>" for r in viol.itertuples())
+        f"<td>{_pct(r.promise_rate)}</td></tr>"
+        for r in viol.itertuples()
+    )
 
     def kpi(label: str, key: str, fmt=_pct) -> str:
-        return (f"<div class='k'><div class='l'>{label}</div><div class='v'>{fmt(k[key])}</div>"
-                f"<div class='p'>上月 {fmt(kp[key])}</div></div>")
+        return (
+            f"<div class='k'><div class='l'>{label}</div><div class='v'>{fmt(k[key])}</div>"
+            f"<div class='p'>上月 {fmt(kp[key])}</div></div>"
+        )
 
     count = lambda v: "—" if v is None else f"{int(v):,}"  # noqa: E731
     return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">

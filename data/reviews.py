@@ -18,9 +18,17 @@ ACTIONS = {
 
 
 def add_review(
-    store: Store, target_kind: str, target_id: str, reviewer: str, action: str, *,
-    sentiment: str | None = None, aspects: dict | None = None, complaint: bool | None = None,
-    note: str | None = None, assignee: str | None = None,
+    store: Store,
+    target_kind: str,
+    target_id: str,
+    reviewer: str,
+    action: str,
+    *,
+    sentiment: str | None = None,
+    aspects: dict | None = None,
+    complaint: bool | None = None,
+    note: str | None = None,
+    assignee: str | None = None,
 ) -> str:
     """Record one review action (and its audit entry) atomically. Returns the review id."""
     if action not in ACTIONS:
@@ -31,41 +39,60 @@ def add_review(
         complaint = True
     review_id = new_id("r")
     with store.transaction() as cur:
-        exists = cur.execute("SELECT 1 FROM scores WHERE target_kind = ? AND target_id = ?",
-                             [target_kind, target_id]).fetchone()
+        exists = cur.execute(
+            "SELECT 1 FROM scores WHERE target_kind = ? AND target_id = ?", [target_kind, target_id]
+        ).fetchone()
         if not exists:
             raise ValueError(f"记录 {target_id} 不存在")
         cur.execute(
             "INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [review_id, target_kind, target_id, reviewer, now(), action, sentiment,
-             json.dumps(aspects, ensure_ascii=False) if aspects else None, complaint, note,
-             assignee],
+            [
+                review_id,
+                target_kind,
+                target_id,
+                reviewer,
+                now(),
+                action,
+                sentiment,
+                json.dumps(aspects, ensure_ascii=False) if aspects else None,
+                complaint,
+                note,
+                assignee,
+            ],
         )
-        store.audit(reviewer, f"review:{action}", target_id,
-                    {"sentiment": sentiment, "complaint": complaint, "assignee": assignee},
-                    cur=cur)
+        store.audit(
+            reviewer,
+            f"review:{action}",
+            target_id,
+            {"sentiment": sentiment, "complaint": complaint, "assignee": assignee},
+            cur=cur,
+        )
     return review_id
 
 
 def history(store: Store, target_id: str) -> pd.DataFrame:
     return store.query(
         "SELECT reviewed_at, reviewer, action, sentiment, complaint, note, assignee "
-        "FROM reviews WHERE target_id = ? ORDER BY reviewed_at DESC", [target_id])
+        "FROM reviews WHERE target_id = ? ORDER BY reviewed_at DESC",
+        [target_id],
+    )
 
 
 def history_for_display(df: pd.DataFrame) -> pd.DataFrame:
     """Review history with Chinese column names and values."""
     from nlp.labels import SENTIMENT_NAMES_ZH
 
-    return pd.DataFrame({
-        "时间": pd.to_datetime(df["reviewed_at"]).dt.strftime("%Y-%m-%d %H:%M"),
-        "复核人": df["reviewer"],
-        "动作": df["action"].map(lambda a: ACTIONS.get(a, a)),
-        "修正情感": df["sentiment"].map(lambda v: SENTIMENT_NAMES_ZH.get(v, "") if v else ""),
-        "投诉": df["complaint"].map(lambda v: "" if pd.isna(v) else ("是" if v else "否")),
-        "备注": df["note"].fillna(""),
-        "指派给": df["assignee"].fillna(""),
-    })
+    return pd.DataFrame(
+        {
+            "时间": pd.to_datetime(df["reviewed_at"]).dt.strftime("%Y-%m-%d %H:%M"),
+            "复核人": df["reviewer"],
+            "动作": df["action"].map(lambda a: ACTIONS.get(a, a)),
+            "修正情感": df["sentiment"].map(lambda v: SENTIMENT_NAMES_ZH.get(v, "") if v else ""),
+            "投诉": df["complaint"].map(lambda v: "" if pd.isna(v) else ("是" if v else "否")),
+            "备注": df["note"].fillna(""),
+            "指派给": df["assignee"].fillna(""),
+        }
+    )
 
 
 def agreement(store: Store) -> dict:
@@ -77,17 +104,20 @@ def agreement(store: Store) -> dict:
                   arg_max(r.complaint, r.reviewed_at) FILTER (WHERE r.complaint IS NOT NULL)
                       AS human_complaint
            FROM reviews r JOIN scores s USING (target_kind, target_id)
-           GROUP BY r.target_kind, r.target_id, s.sentiment, s.complaint""")
+           GROUP BY r.target_kind, r.target_id, s.sentiment, s.complaint"""
+    )
     sent = df.dropna(subset=["human_sentiment"])
     comp = df.dropna(subset=["human_complaint"])
     return {
         "reviewed": len(df),
         "sentiment_n": len(sent),
         "sentiment_agreement": float((sent.model_sentiment == sent.human_sentiment).mean())
-        if len(sent) else None,
+        if len(sent)
+        else None,
         "complaint_n": len(comp),
         "complaint_agreement": float((comp.model_complaint == comp.human_complaint).mean())
-        if len(comp) else None,
+        if len(comp)
+        else None,
     }
 
 
@@ -100,4 +130,5 @@ def reviewed_labels(store: Store) -> pd.DataFrame:
                   AS complaint
            FROM reviews r JOIN responses x ON r.target_kind = 'response'
                 AND r.target_id = x.response_id
-           GROUP BY x.response_id, x.text""")
+           GROUP BY x.response_id, x.text"""
+    )

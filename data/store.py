@@ -156,9 +156,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         try:
             con.execute(MIGRATIONS[version])
             version += 1
-            con.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)]
-            )
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -210,8 +208,14 @@ class Store:
             finally:
                 cur.close()
 
-    def audit(self, actor: str, action: str, target: str = "", detail: dict | None = None,
-              cur: duckdb.DuckDBPyConnection | None = None) -> None:
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        target: str = "",
+        detail: dict | None = None,
+        cur: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
         """Append to the audit log (inside the caller's transaction when ``cur`` is given)."""
         sql = "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?)"
         params = [now(), actor, action, target, json.dumps(detail or {}, ensure_ascii=False)]

@@ -1471,8 +1471,12 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-calls-per-day", type=int, help="每个借款人每日接通电话上限")
     parser.add_argument("--meta", type=Path, help="通话元数据 CSV（call_id 等）")
     parser.add_argument("--sentiment-model", default=None, help="情感模型名（默认用配置的模型）")
-    parser.add_argument("--engine", choices=("local", "ray"), default="local",
-                        help="ray：在 Ray 上给通话轮次评分，合规规则仍在本机运行")
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="ray：在 Ray 上给通话轮次评分，合规规则仍在本机运行",
+    )
     parser.add_argument("--address", default=None, help="--engine ray：auto 或 ray://HOST:PORT")
     parser.add_argument("--workers", type=int, default=None, help="--engine ray：评分进程数")
     return parser

@@ -13,8 +13,16 @@ from pathlib import Path
 import pandas as pd
 
 JSON_COLUMNS = ("aspects", "emotions", "complaint_reasons", "requests")
-OUTPUT_COLUMNS = ("sentiment", "sentiment_score", "aspects", "emotions", "complaint",
-                  "complaint_reasons", "requests", "model")
+OUTPUT_COLUMNS = (
+    "sentiment",
+    "sentiment_score",
+    "aspects",
+    "emotions",
+    "complaint",
+    "complaint_reasons",
+    "requests",
+    "model",
+)
 
 
 class UsageError(Exception):
@@ -66,8 +74,7 @@ def write_output(df: pd.DataFrame, path: Path) -> None:
 def _progress_bar(total_hint: int):
     from tqdm import tqdm
 
-    bar = tqdm(total=total_hint, unit="段", file=sys.stderr, disable=total_hint < 200,
-               desc="评分")
+    bar = tqdm(total=total_hint, unit="段", file=sys.stderr, disable=total_hint < 200, desc="评分")
 
     def update(done: int, total: int) -> None:
         bar.total = total
@@ -98,8 +105,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     scored = scored.drop(columns=["confidence"])
     write_output(scored, out)
     counts = scored["sentiment"].value_counts().to_dict()
-    print(f"已评分 {len(scored):,} 条 → {out}  {counts}  模型 {scored['model'].iloc[0]}",
-          file=sys.stderr)
+    print(
+        f"已评分 {len(scored):,} 条 → {out}  {counts}  模型 {scored['model'].iloc[0]}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -108,15 +117,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from nlp.pipeline import score_frame
 
     df = read_input(args.labelled)
-    columns = {"sentiment": args.sentiment_column, "aspects": args.aspects_column,
-               "complaint": args.complaint_column, "emotions": args.emotions_column,
-               "requests": args.requests_column}
+    columns = {
+        "sentiment": args.sentiment_column,
+        "aspects": args.aspects_column,
+        "complaint": args.complaint_column,
+        "emotions": args.emotions_column,
+        "requests": args.requests_column,
+    }
     for col in [args.text_column, *[c for c in columns.values() if c]]:
         if col not in df.columns:
             raise UsageError(f"找不到列 {col!r}（可用列：{', '.join(df.columns)}）")
     if not any(columns.values()):
-        guess = {k: k for k in ("sentiment", "aspects", "complaint", "emotions", "requests")
-                 if k in df.columns}
+        guess = {
+            k: k
+            for k in ("sentiment", "aspects", "complaint", "emotions", "requests")
+            if k in df.columns
+        }
         if not guess:
             raise UsageError("没有可评估的标注列：请给出 --sentiment-column 等参数")
         columns = guess
@@ -149,16 +165,22 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("score", help="给文件中的文本打标签")
     sc.add_argument("input", help="文件；--engine ray 时也可以是目录或 s3:// 等 URI")
     sc.add_argument("--text-column", required=True)
-    sc.add_argument("--out", required=True,
-                    help="输出 .csv/.jsonl/.parquet；--engine ray 时为 Parquet 分片目录")
+    sc.add_argument(
+        "--out", required=True, help="输出 .csv/.jsonl/.parquet；--engine ray 时为 Parquet 分片目录"
+    )
     sc.add_argument("--model", default=None, help="lexicon | default | 模型目录")
-    sc.add_argument("--batch-size", type=int, default=None,
-                    help="--engine ray：每批行数（默认 1000）")
+    sc.add_argument(
+        "--batch-size", type=int, default=None, help="--engine ray：每批行数（默认 1000）"
+    )
     sc.add_argument("--engine", choices=("local", "ray"), default="local")
-    sc.add_argument("--address", default=None,
-                    help="--engine ray：auto 或 ray://HOST:PORT；不给则在本机启动 Ray")
-    sc.add_argument("--workers", type=int, default=None,
-                    help="--engine ray：评分进程数（默认每个 CPU 一个）")
+    sc.add_argument(
+        "--address",
+        default=None,
+        help="--engine ray：auto 或 ray://HOST:PORT；不给则在本机启动 Ray",
+    )
+    sc.add_argument(
+        "--workers", type=int, default=None, help="--engine ray：评分进程数（默认每个 CPU 一个）"
+    )
     sc.set_defaults(func=cmd_score)
 
     ev = sub.add_parser("eval", help="在标注文件上评估模型")

@@ -179,7 +179,9 @@ def state_dict_from_e5s1(path: Path) -> tuple[E5Header, dict[str, np.ndarray]]:
     """Dequantize every tensor and name it as in Hugging Face ``BertModel``."""
     h, tensors = read_e5s1(path)
     out: dict[str, np.ndarray] = {
-        "embeddings.word_embeddings.weight": decode_tensor(tensors["emb.word"], (h.vocab, h.hidden)),
+        "embeddings.word_embeddings.weight": decode_tensor(
+            tensors["emb.word"], (h.vocab, h.hidden)
+        ),
         "embeddings.position_embeddings.weight": decode_tensor(
             tensors["emb.pos"], (h.max_positions, h.hidden)
         ),

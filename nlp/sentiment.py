@@ -209,8 +209,11 @@ class EnsembleBackend:
     borrower dev set and two held-out review domains; see nlp/model/manifest.json.
     """
 
-    def __init__(self, members: list[tuple[SentimentBackend, float]],
-                 clause_backend: SentimentBackend | None = None) -> None:
+    def __init__(
+        self,
+        members: list[tuple[SentimentBackend, float]],
+        clause_backend: SentimentBackend | None = None,
+    ) -> None:
         self.members = members
         self.model_id = members[0][0].model_id + "+ens"
         if clause_backend is not None:
@@ -250,9 +253,17 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
 
 
 _NAME_GUESS = {
-    "negative": "negative", "neg": "negative", "负面": "negative", "消极": "negative",
-    "neutral": "neutral", "neu": "neutral", "中性": "neutral",
-    "positive": "positive", "pos": "positive", "正面": "positive", "积极": "positive",
+    "negative": "negative",
+    "neg": "negative",
+    "负面": "negative",
+    "消极": "negative",
+    "neutral": "neutral",
+    "neu": "neutral",
+    "中性": "neutral",
+    "positive": "positive",
+    "pos": "positive",
+    "正面": "positive",
+    "积极": "positive",
 }
 
 
@@ -274,8 +285,13 @@ def resolve_label_columns(id2label: dict[int, str], label_map: dict[str, str]) -
 class HFBackend(_ChunkingBackend):
     """Any Hugging Face sequence-classification model, run with torch on CPU."""
 
-    def __init__(self, name_or_path: str, label_map: dict[str, str] | None = None,
-                 batch_size: int = 32, quantize: bool = False) -> None:
+    def __init__(
+        self,
+        name_or_path: str,
+        label_map: dict[str, str] | None = None,
+        batch_size: int = 32,
+        quantize: bool = False,
+    ) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -344,8 +360,11 @@ def get_backend(name: str = "default") -> SentimentBackend:
         if name == "default":
             tfidf, lexicon = TfidfBackend(), LexiconBackend()
             return EnsembleBackend(
-                [(OnnxBackend(model_dir), ENSEMBLE_WEIGHTS["transformer"]),
-                 (tfidf, ENSEMBLE_WEIGHTS["tfidf"]), (lexicon, ENSEMBLE_WEIGHTS["lexicon"])],
+                [
+                    (OnnxBackend(model_dir), ENSEMBLE_WEIGHTS["transformer"]),
+                    (tfidf, ENSEMBLE_WEIGHTS["tfidf"]),
+                    (lexicon, ENSEMBLE_WEIGHTS["lexicon"]),
+                ],
                 clause_backend=EnsembleBackend([(tfidf, 0.4), (lexicon, 0.6)]),
             )
         if name == "default-onnx":

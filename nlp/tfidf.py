@@ -25,8 +25,15 @@ MAX_FEATURES = 300_000
 def _vectorizer(vocabulary=None):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(analyzer="char", ngram_range=NGRAMS, min_df=2, sublinear_tf=True,
-                           max_features=MAX_FEATURES, vocabulary=vocabulary, dtype=np.float32)
+    return TfidfVectorizer(
+        analyzer="char",
+        ngram_range=NGRAMS,
+        min_df=2,
+        sublinear_tf=True,
+        max_features=MAX_FEATURES,
+        vocabulary=vocabulary,
+        dtype=np.float32,
+    )
 
 
 class TfidfModel:

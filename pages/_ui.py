@@ -118,8 +118,10 @@ def account_sidebar(who: Actor) -> None:
     """Who is logged in, log out, change password; or the BV_AUTH=off notice."""
     with st.sidebar:
         if not auth_enabled():
-            st.caption("🔓 **未启用登录**（BV_AUTH=off）：单用户本地模式，以管理员身份运行。"
-                       "多人使用请启用登录。")
+            st.caption(
+                "🔓 **未启用登录**（BV_AUTH=off）：单用户本地模式，以管理员身份运行。"
+                "多人使用请启用登录。"
+            )
             return
         st.caption(f"👤 {who.user} · {who.role_name}")
         path = settings().auth_file
@@ -128,8 +130,9 @@ def account_sidebar(who: Actor) -> None:
         with st.expander("账号"):
             with st.form("acct_pw", clear_on_submit=True):
                 old = st.text_input("当前密码", type="password", key="acct_old")
-                new = st.text_input(f"新密码（至少 {auth.MIN_PASSWORD_LEN} 位）",
-                                    type="password", key="acct_new")
+                new = st.text_input(
+                    f"新密码（至少 {auth.MIN_PASSWORD_LEN} 位）", type="password", key="acct_new"
+                )
                 again = st.text_input("再次输入新密码", type="password", key="acct_again")
                 if st.form_submit_button("修改密码"):
                     try:
@@ -144,14 +147,24 @@ def account_sidebar(who: Actor) -> None:
 
 def revealed_response_text(response_id: str, masked_text: str, key: str) -> str:
     """The masked text, or the original after an explicit 显示原文 (qa/admin; audited)."""
-    return _reveal("response", response_id, masked_text, key,
-                   lambda: access.reveal_response(store(), actor(), response_id))
+    return _reveal(
+        "response",
+        response_id,
+        masked_text,
+        key,
+        lambda: access.reveal_response(store(), actor(), response_id),
+    )
 
 
 def revealed_call_turns(call_id: str, key: str) -> pd.DataFrame:
     """A call's masked turns, or the original turns after 显示原文 (qa/admin; audited)."""
-    return _reveal("call", call_id, store_call_turns(call_id), key,
-                   lambda: access.reveal_call_turns(store(), actor(), call_id))
+    return _reveal(
+        "call",
+        call_id,
+        store_call_turns(call_id),
+        key,
+        lambda: access.reveal_call_turns(store(), actor(), call_id),
+    )
 
 
 def _reveal(kind: str, target: str, masked, key: str, fetch):
@@ -196,8 +209,15 @@ def filter_options() -> dict:
     return queries.filter_options(store())
 
 
-FILTER_KEYS = ("flt_dates", "flt_products", "flt_regions", "flt_channels", "flt_buckets",
-               "flt_batches", "flt_reviews")
+FILTER_KEYS = (
+    "flt_dates",
+    "flt_products",
+    "flt_regions",
+    "flt_channels",
+    "flt_buckets",
+    "flt_batches",
+    "flt_reviews",
+)
 
 
 def sidebar_filters() -> Filters:
@@ -213,23 +233,41 @@ def sidebar_filters() -> Filters:
         st.markdown("#### 筛选")
         if "flt_dates" not in st.session_state:
             st.session_state["flt_dates"] = (lo_d, hi_d)
-        dates = st.date_input("日期范围", key="flt_dates", min_value=lo_d - timedelta(days=366),
-                              max_value=hi_d + timedelta(days=366))
+        dates = st.date_input(
+            "日期范围",
+            key="flt_dates",
+            min_value=lo_d - timedelta(days=366),
+            max_value=hi_d + timedelta(days=366),
+        )
         products = st.multiselect("产品", opts["product"], key="flt_products", placeholder="全部")
         regions = st.multiselect("地区", opts["region"], key="flt_regions", placeholder="全部")
-        channels = st.multiselect("催收渠道", opts["channel"], key="flt_channels",
-                                  placeholder="全部")
-        buckets = st.multiselect("逾期阶段", opts["overdue_bucket"], key="flt_buckets",
-                                 placeholder="全部")
-        batches = st.multiselect("上传批次", opts["batches"], key="flt_batches",
-                                 placeholder="全部", format_func=lambda b: b.split("|", 1)[-1])
-        use_reviews = st.toggle("采用人工复核结果", value=True, key="flt_reviews",
-                                help="关闭后只看模型原始判断")
-    d_from, d_to = (dates if isinstance(dates, tuple | list) and len(dates) == 2
-                    else (lo_d, hi_d))
-    return Filters(date_from=d_from, date_to=d_to, products=tuple(products),
-                   regions=tuple(regions), channels=tuple(channels), buckets=tuple(buckets),
-                   batches=tuple(b.split("|", 1)[0] for b in batches), use_reviews=use_reviews)
+        channels = st.multiselect(
+            "催收渠道", opts["channel"], key="flt_channels", placeholder="全部"
+        )
+        buckets = st.multiselect(
+            "逾期阶段", opts["overdue_bucket"], key="flt_buckets", placeholder="全部"
+        )
+        batches = st.multiselect(
+            "上传批次",
+            opts["batches"],
+            key="flt_batches",
+            placeholder="全部",
+            format_func=lambda b: b.split("|", 1)[-1],
+        )
+        use_reviews = st.toggle(
+            "采用人工复核结果", value=True, key="flt_reviews", help="关闭后只看模型原始判断"
+        )
+    d_from, d_to = dates if isinstance(dates, tuple | list) and len(dates) == 2 else (lo_d, hi_d)
+    return Filters(
+        date_from=d_from,
+        date_to=d_to,
+        products=tuple(products),
+        regions=tuple(regions),
+        channels=tuple(channels),
+        buckets=tuple(buckets),
+        batches=tuple(b.split("|", 1)[0] for b in batches),
+        use_reviews=use_reviews,
+    )
 
 
 def demo_banner() -> None:
@@ -237,8 +275,10 @@ def demo_banner() -> None:
     from data.demo_loader import has_demo
 
     if has_demo(store()):
-        st.info("当前显示的是 **示例数据**（程序生成，仅供体验）。上传真实数据后，可在「数据上传」页一键移除。",
-                icon="🧪")
+        st.info(
+            "当前显示的是 **示例数据**（程序生成，仅供体验）。上传真实数据后，可在「数据上传」页一键移除。",
+            icon="🧪",
+        )
 
 
 # --------------------------------------------------------------------------- formatting
@@ -267,30 +307,35 @@ def zh_aspects(aspects) -> str:
         aspects = json.loads(aspects or "{}")
     if not aspects:
         return ""
-    return "；".join(f"{TACTIC_NAMES_ZH.get(k, k)}:{SENTIMENT_NAMES_ZH.get(v, v)}"
-                    for k, v in aspects.items())
+    return "；".join(
+        f"{TACTIC_NAMES_ZH.get(k, k)}:{SENTIMENT_NAMES_ZH.get(v, v)}" for k, v in aspects.items()
+    )
 
 
 def records_for_display(df: pd.DataFrame) -> pd.DataFrame:
     """Chinese column names and labels for a records table."""
     if df.empty:
         return df
-    out = pd.DataFrame({
-        "日期": pd.to_datetime(df["submitted_at"]).dt.date,
-        "回答": df["text"],
-        "情感": df["sentiment"].map(SENTIMENT_NAMES_ZH),
-        "情感分": df["sentiment_score"].round(2),
-        "催收方式": df["aspects"].map(zh_aspects),
-        "情绪": df["emotions"].map(lambda v: zh_list(v, EMOTION_NAMES_ZH)),
-        "投诉": df["complaint"].map({True: "是", False: ""}),
-        "投诉原因": df["complaint_reasons"].map(lambda v: zh_list(v, COMPLAINT_REASON_NAMES_ZH)),
-        "诉求": df["requests"].map(lambda v: zh_list(v, REQUEST_NAMES_ZH)),
-        "产品": df["product"],
-        "地区": df["region"],
-        "逾期": df["overdue_bucket"],
-        "满意度": df["csat"],
-        "编号": df["response_id"],
-    })
+    out = pd.DataFrame(
+        {
+            "日期": pd.to_datetime(df["submitted_at"]).dt.date,
+            "回答": df["text"],
+            "情感": df["sentiment"].map(SENTIMENT_NAMES_ZH),
+            "情感分": df["sentiment_score"].round(2),
+            "催收方式": df["aspects"].map(zh_aspects),
+            "情绪": df["emotions"].map(lambda v: zh_list(v, EMOTION_NAMES_ZH)),
+            "投诉": df["complaint"].map({True: "是", False: ""}),
+            "投诉原因": df["complaint_reasons"].map(
+                lambda v: zh_list(v, COMPLAINT_REASON_NAMES_ZH)
+            ),
+            "诉求": df["requests"].map(lambda v: zh_list(v, REQUEST_NAMES_ZH)),
+            "产品": df["product"],
+            "地区": df["region"],
+            "逾期": df["overdue_bucket"],
+            "满意度": df["csat"],
+            "编号": df["response_id"],
+        }
+    )
     return out
 
 
@@ -306,11 +351,24 @@ def download_buttons(df: pd.DataFrame, name: str, key: str) -> None:
     from data.exports import to_csv_bytes, to_xlsx_bytes
 
     c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("下载 CSV", to_csv_bytes(df), f"{name}.csv", "text/csv", key=f"{key}_csv",
-                       on_click=_log_export, args=(name, "csv", len(df)))
-    c2.download_button("下载 Excel", to_xlsx_bytes(df), f"{name}.xlsx",
-                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       key=f"{key}_xlsx", on_click=_log_export, args=(name, "xlsx", len(df)))
+    c1.download_button(
+        "下载 CSV",
+        to_csv_bytes(df),
+        f"{name}.csv",
+        "text/csv",
+        key=f"{key}_csv",
+        on_click=_log_export,
+        args=(name, "csv", len(df)),
+    )
+    c2.download_button(
+        "下载 Excel",
+        to_xlsx_bytes(df),
+        f"{name}.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"{key}_xlsx",
+        on_click=_log_export,
+        args=(name, "xlsx", len(df)),
+    )
 
 
 # HTML and markdown syntax characters as numeric entities, in one pass: inside
@@ -329,8 +387,10 @@ def escape(text: str) -> str:
 def tinted(text: str, sentiment: str | None) -> str:
     """An escaped text span tinted by sentiment (safe to pass to st.markdown html)."""
     color = BG_TINT.get(sentiment or "neutral", "#f3f3f0")
-    return (f'<span style="background:{color};padding:2px 4px;border-radius:4px;'
-            f'line-height:1.9">{escape(text)}</span>')
+    return (
+        f'<span style="background:{color};padding:2px 4px;border-radius:4px;'
+        f'line-height:1.9">{escape(text)}</span>'
+    )
 
 
 def ensure_data() -> None:
@@ -344,8 +404,10 @@ def ensure_data() -> None:
         bar = st.progress(0.0, text="首次启动：正在为示例数据评分……")
 
         def progress(done: int, total: int) -> None:
-            bar.progress(min(1.0, done / max(total, 1)),
-                         text=f"首次启动：正在为示例数据评分 {done:,}/{total:,}")
+            bar.progress(
+                min(1.0, done / max(total, 1)),
+                text=f"首次启动：正在为示例数据评分 {done:,}/{total:,}",
+            )
 
         ensure_demo(s, progress=progress)
         bar.empty()
@@ -364,19 +426,27 @@ def keywords_panel(f: Filters, drill: dict, rows: pd.DataFrame) -> None:
         c1, c2 = st.columns(2)
         top = top_keywords(rows["text"].tolist(), 15) if not rows.empty else []
         c1.markdown("**高频词**")
-        c1.dataframe(pd.DataFrame(top, columns=["词", "出现条数"]), hide_index=True,
-                     width="stretch")
+        c1.dataframe(
+            pd.DataFrame(top, columns=["词", "出现条数"]), hide_index=True, width="stretch"
+        )
         prev = f.previous_period()
         c2.markdown("**较上一周期上升的词**")
         if prev is None:
             c2.caption("选择日期范围后可比较。")
             return
         cur_rows = q("records", f, limit=5000, **drill)
-        prev_rows = q("records", prev, limit=5000, **{k: v for k, v in drill.items()
-                                                     if k not in ("period", "freq")})
+        prev_rows = q(
+            "records",
+            prev,
+            limit=5000,
+            **{k: v for k, v in drill.items() if k not in ("period", "freq")},
+        )
         rising = rising_terms(cur_rows["text"].tolist(), prev_rows["text"].tolist())
-        c2.dataframe(pd.DataFrame(rising, columns=["词", "本期条数", "增长倍数"]),
-                     hide_index=True, width="stretch")
+        c2.dataframe(
+            pd.DataFrame(rising, columns=["词", "本期条数", "增长倍数"]),
+            hide_index=True,
+            width="stretch",
+        )
 
 
 def highlighted_text(text: str) -> str:
@@ -391,18 +461,24 @@ def highlighted_text(text: str) -> str:
         pieces, last = [], 0
         for start, end, tactic in tactic_spans(clause):
             pieces.append(escape(clause[last:start]))
-            pieces.append(f'<b title="{escape(TACTIC_NAMES_ZH.get(tactic, tactic))}" '
-                          f'style="border-bottom:2px solid #2f6f8f">{escape(clause[start:end])}</b>')
+            pieces.append(
+                f'<b title="{escape(TACTIC_NAMES_ZH.get(tactic, tactic))}" '
+                f'style="border-bottom:2px solid #2f6f8f">{escape(clause[start:end])}</b>'
+            )
             last = end
         pieces.append(escape(clause[last:]))
         color = BG_TINT[label]
-        parts.append(f'<span style="background:{color};padding:2px 4px;border-radius:4px;'
-                     f'line-height:2">{"".join(pieces)}</span>')
-    legend = ('<div style="font-size:0.8em;color:#666;margin-top:4px">底色：'
-              f'<span style="background:{BG_TINT["negative"]}">负面</span> '
-              f'<span style="background:{BG_TINT["neutral"]}">中性</span> '
-              f'<span style="background:{BG_TINT["positive"]}">正面</span>；'
-              '下划线粗体为催收方式用词</div>')
+        parts.append(
+            f'<span style="background:{color};padding:2px 4px;border-radius:4px;'
+            f'line-height:2">{"".join(pieces)}</span>'
+        )
+    legend = (
+        '<div style="font-size:0.8em;color:#666;margin-top:4px">底色：'
+        f'<span style="background:{BG_TINT["negative"]}">负面</span> '
+        f'<span style="background:{BG_TINT["neutral"]}">中性</span> '
+        f'<span style="background:{BG_TINT["positive"]}">正面</span>；'
+        "下划线粗体为催收方式用词</div>"
+    )
     return '<div style="font-size:1.05em">' + " ".join(parts) + "</div>" + legend
 
 
@@ -425,9 +501,11 @@ def conversation_html(turns: pd.DataFrame, evidence: list[dict]) -> str:
             span = escape(e.get("span") or "")
             if span and span in text:
                 text = text.replace(span, f'<mark style="background:#f6c9bd">{span}</mark>', 1)
-            notes.append(f'<div style="color:#a33;font-size:0.85em">⚠ '
-                         f'{escape(RULE_NAMES_ZH.get(e["rule"], e["rule"]))}：'
-                         f'{escape(e.get("explanation", ""))}</div>')
+            notes.append(
+                f'<div style="color:#a33;font-size:0.85em">⚠ '
+                f"{escape(RULE_NAMES_ZH.get(e['rule'], e['rule']))}："
+                f"{escape(e.get('explanation', ''))}</div>"
+            )
         agent = t.speaker == "agent"
         color = BG_TINT.get(t.sentiment or "neutral", "#f3f3f0")
         align = "flex-start" if agent else "flex-end"
@@ -436,5 +514,6 @@ def conversation_html(turns: pd.DataFrame, evidence: list[dict]) -> str:
             f'<div style="display:flex;justify-content:{align};margin:4px 0">'
             f'<div style="max-width:80%;background:{color};padding:6px 10px;border-radius:8px">'
             f'<div style="font-size:0.75em;color:#666">{who} · 第 {t.turn_index} 轮</div>'
-            f'{text}{"".join(notes)}</div></div>')
+            f"{text}{''.join(notes)}</div></div>"
+        )
     return "".join(rows)

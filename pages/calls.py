@@ -17,19 +17,34 @@ f = ui.sidebar_filters()
 tab_calls, tab_agents = st.tabs(["通话列表", "坐席记分卡"])
 with tab_agents:
     card = ui.q("agent_scorecard", f)
-    st.caption("行为与结果并重：违规率、借款人情绪变化（结束减开始）、方案提供率与承诺还款率。"
-               "选中一行查看该坐席的通话。")
-    show = pd.DataFrame({
-        "坐席": card["agent_id"], "姓名": card["agent_name"], "团队": card["team"],
-        "通话数": card["calls"], "每百通违规": card["violations_per_100"].round(1),
-        "情绪变化": card["sentiment_change"].round(2),
-        "方案提供率": (card["plan_rate"] * 100).round(0),
-        "承诺还款率": (card["promise_rate"] * 100).round(0),
-    })
-    pick = st.dataframe(show, hide_index=True, width="stretch", on_select="rerun",
-                        selection_mode="single-row", key="cl_agents",
-                        column_config={"方案提供率": st.column_config.NumberColumn(format="%d%%"),
-                                       "承诺还款率": st.column_config.NumberColumn(format="%d%%")})
+    st.caption(
+        "行为与结果并重：违规率、借款人情绪变化（结束减开始）、方案提供率与承诺还款率。"
+        "选中一行查看该坐席的通话。"
+    )
+    show = pd.DataFrame(
+        {
+            "坐席": card["agent_id"],
+            "姓名": card["agent_name"],
+            "团队": card["team"],
+            "通话数": card["calls"],
+            "每百通违规": card["violations_per_100"].round(1),
+            "情绪变化": card["sentiment_change"].round(2),
+            "方案提供率": (card["plan_rate"] * 100).round(0),
+            "承诺还款率": (card["promise_rate"] * 100).round(0),
+        }
+    )
+    pick = st.dataframe(
+        show,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="cl_agents",
+        column_config={
+            "方案提供率": st.column_config.NumberColumn(format="%d%%"),
+            "承诺还款率": st.column_config.NumberColumn(format="%d%%"),
+        },
+    )
     ui.download_buttons(show, "坐席记分卡", "cl_agents_dl")
     if pick and pick.selection.rows:
         st.session_state["cl_agent"] = card.iloc[pick.selection.rows[0]]["agent_id"]
@@ -37,28 +52,45 @@ with tab_agents:
 with tab_calls:
     c = st.columns(3)
     agents = [None, *sorted(ui.q("agent_scorecard", f)["agent_id"].dropna())]
-    agent = c[0].selectbox("坐席", agents, key="cl_agent",
-                           format_func=lambda v: "全部" if v is None else v)
-    rule = c[1].selectbox("违规类型", [None, *VIOLATION_NAMES_ZH], key="cl_rule",
-                          format_func=lambda v: "全部" if v is None else VIOLATION_NAMES_ZH[v])
+    agent = c[0].selectbox(
+        "坐席", agents, key="cl_agent", format_func=lambda v: "全部" if v is None else v
+    )
+    rule = c[1].selectbox(
+        "违规类型",
+        [None, *VIOLATION_NAMES_ZH],
+        key="cl_rule",
+        format_func=lambda v: "全部" if v is None else VIOLATION_NAMES_ZH[v],
+    )
     only_bad = c[2].toggle("只看有违规的通话", key="cl_only_bad")
     calls = ui.q("calls_table", f, agent=agent, rule=rule)
     if only_bad:
         calls = calls[calls["n_violations"] > 0]
-    view = pd.DataFrame({
-        "开始时间": pd.to_datetime(calls["started_at"]).dt.strftime("%Y-%m-%d %H:%M"),
-        "通话": calls["call_id"], "坐席": calls["agent_id"], "团队": calls["team"],
-        "违规": calls["violations"].map(lambda v: ui.zh_list(v, VIOLATION_NAMES_ZH)),
-        "情绪(开始→结束)": [
-            f"{SENTIMENT_NAMES_ZH.get(a, '—')} → {SENTIMENT_NAMES_ZH.get(b, '—')}"
-            for a, b in zip(calls["borrower_sentiment_start"], calls["borrower_sentiment_end"],
-                            strict=True)],
-        "提供方案": calls["agent_offered_plan"].map({True: "是", False: ""}),
-        "承诺还款": calls["promise_to_pay"].map({True: "是", False: ""}),
-    })
+    view = pd.DataFrame(
+        {
+            "开始时间": pd.to_datetime(calls["started_at"]).dt.strftime("%Y-%m-%d %H:%M"),
+            "通话": calls["call_id"],
+            "坐席": calls["agent_id"],
+            "团队": calls["team"],
+            "违规": calls["violations"].map(lambda v: ui.zh_list(v, VIOLATION_NAMES_ZH)),
+            "情绪(开始→结束)": [
+                f"{SENTIMENT_NAMES_ZH.get(a, '—')} → {SENTIMENT_NAMES_ZH.get(b, '—')}"
+                for a, b in zip(
+                    calls["borrower_sentiment_start"], calls["borrower_sentiment_end"], strict=True
+                )
+            ],
+            "提供方案": calls["agent_offered_plan"].map({True: "是", False: ""}),
+            "承诺还款": calls["promise_to_pay"].map({True: "是", False: ""}),
+        }
+    )
     st.caption(f"{len(view):,} 通电话。选中一行查看对话。")
-    sel = st.dataframe(view, hide_index=True, width="stretch", on_select="rerun",
-                       selection_mode="single-row", key="cl_table")
+    sel = st.dataframe(
+        view,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="cl_table",
+    )
     ui.download_buttons(view, "通话列表", "cl_dl")
     if sel and sel.selection.rows:
         call = calls.iloc[sel.selection.rows[0]]
@@ -73,6 +105,8 @@ with tab_calls:
             st.markdown(ui.conversation_html(turns, evidence), unsafe_allow_html=True)
         with right:
             borrower = turns[turns["speaker"] == "borrower"]
-            points = [(int(t), float(s)) for t, s in
-                      zip(borrower["turn_index"], borrower["sentiment_score"], strict=True)]
+            points = [
+                (int(t), float(s))
+                for t, s in zip(borrower["turn_index"], borrower["sentiment_score"], strict=True)
+            ]
             st.plotly_chart(charts.trajectory(points), width="stretch", key="cl_traj")

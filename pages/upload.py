@@ -13,10 +13,18 @@ from pages import _ui as ui
 
 ui.require("upload")
 st.title("数据上传")
-kind = st.radio("数据类型", ["survey", "calls"], horizontal=True, key="up_kind",
-                format_func={"survey": "问卷回答", "calls": "通话转写"}.get)
-file = st.file_uploader("拖入文件（CSV / Excel / JSONL；通话也支持 TXT）", key="up_file",
-                        type=["csv", "xlsx", "jsonl", "json", "txt", "parquet"])
+kind = st.radio(
+    "数据类型",
+    ["survey", "calls"],
+    horizontal=True,
+    key="up_kind",
+    format_func={"survey": "问卷回答", "calls": "通话转写"}.get,
+)
+file = st.file_uploader(
+    "拖入文件（CSV / Excel / JSONL；通话也支持 TXT）",
+    key="up_file",
+    type=["csv", "xlsx", "jsonl", "json", "txt", "parquet"],
+)
 
 
 def progress_bar():
@@ -36,8 +44,9 @@ if file is not None:
         st.caption("支持 JSONL（每行一通）、每行一轮的 CSV/XLSX、带「坐席：/客户：」前缀的 TXT。")
         if st.button("校验并导入", type="primary", key="up_calls_go"):
             try:
-                res = access.upload_calls(ui.store(), ui.actor(), raw, file.name,
-                                          progress=progress_bar())
+                res = access.upload_calls(
+                    ui.store(), ui.actor(), raw, file.name, progress=progress_bar()
+                )
                 ui.data_changed()
                 st.success(res.summary())
             except ingest.IngestError as exc:
@@ -58,8 +67,13 @@ if file is not None:
         for i, (fld, label) in enumerate(ingest.SURVEY_FIELDS.items()):
             options = [None, *cols]
             default = options.index(guess[fld]) if guess.get(fld) in cols else 0
-            choice = grid[i % 3].selectbox(label, options, index=default, key=f"up_map_{fld}",
-                                           format_func=lambda v: "（不导入）" if v is None else v)
+            choice = grid[i % 3].selectbox(
+                label,
+                options,
+                index=default,
+                key=f"up_map_{fld}",
+                format_func=lambda v: "（不导入）" if v is None else v,
+            )
             if choice:
                 mapping[fld] = choice
         st.markdown(f"**预览**（共 {len(df):,} 行）")
@@ -67,19 +81,35 @@ if file is not None:
         clean, problems = ingest.validate_survey(df, mapping)
         errors = [p for p in problems if p.severity == "error"]
         if problems:
-            report = pd.DataFrame([{"行": p.row, "列": p.column, "问题": p.message,
-                                    "级别": "错误" if p.severity == "error" else "提示"}
-                                   for p in problems])
+            report = pd.DataFrame(
+                [
+                    {
+                        "行": p.row,
+                        "列": p.column,
+                        "问题": p.message,
+                        "级别": "错误" if p.severity == "error" else "提示",
+                    }
+                    for p in problems
+                ]
+            )
             (st.error if errors else st.warning)(
                 f"校验发现 {len(errors)} 处错误、{len(problems) - len(errors)} 条提示"
-                + ("：修正后才能导入。" if errors else "。"))
+                + ("：修正后才能导入。" if errors else "。")
+            )
             st.dataframe(report, hide_index=True, width="stretch")
         else:
             st.success(f"校验通过：{len(clean):,} 行可导入。")
         if st.button("评分并导入", type="primary", disabled=bool(errors), key="up_go"):
             try:
-                res = access.upload_survey(ui.store(), ui.actor(), raw, file.name,
-                                           mapping=mapping, sheet=sheet, progress=progress_bar())
+                res = access.upload_survey(
+                    ui.store(),
+                    ui.actor(),
+                    raw,
+                    file.name,
+                    mapping=mapping,
+                    sheet=sheet,
+                    progress=progress_bar(),
+                )
                 if not res.duplicate:
                     ingest.save_mapping(ui.store(), cols, mapping)
                 ui.data_changed()
@@ -90,15 +120,32 @@ if file is not None:
 st.divider()
 st.subheader("已导入批次")
 batches = list_batches(ui.store())
-st.dataframe(batches.rename(columns={
-    "batch_id": "批次", "file_name": "文件", "kind": "类型", "row_count": "行数",
-    "uploaded_by": "上传人", "uploaded_at": "上传时间", "status": "状态", "is_demo": "示例数据",
-    "model_id": "模型"}), hide_index=True, width="stretch")
+st.dataframe(
+    batches.rename(
+        columns={
+            "batch_id": "批次",
+            "file_name": "文件",
+            "kind": "类型",
+            "row_count": "行数",
+            "uploaded_by": "上传人",
+            "uploaded_at": "上传时间",
+            "status": "状态",
+            "is_demo": "示例数据",
+            "model_id": "模型",
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+)
 if ui.actor().can("delete_batch"):  # admin only; data.access checks again
     c1, c2 = st.columns(2)
     with c1:
-        victim = st.selectbox("删除批次", [None, *batches["batch_id"]], key="up_del",
-                              format_func=lambda v: "选择批次" if v is None else v)
+        victim = st.selectbox(
+            "删除批次",
+            [None, *batches["batch_id"]],
+            key="up_del",
+            format_func=lambda v: "选择批次" if v is None else v,
+        )
         sure = st.checkbox("我确认删除该批次及其全部评分与复核", key="up_del_ok")
         if st.button("删除", disabled=not (victim and sure), key="up_del_go"):
             n = access.delete_batch(ui.store(), ui.actor(), victim)

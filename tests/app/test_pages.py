@@ -15,8 +15,15 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-PAGES = ["pages/overview.py", "pages/complaints.py", "pages/calls.py", "pages/upload.py",
-         "pages/model.py", "pages/admin.py", "pages/audit.py"]
+PAGES = [
+    "pages/overview.py",
+    "pages/complaints.py",
+    "pages/calls.py",
+    "pages/upload.py",
+    "pages/model.py",
+    "pages/admin.py",
+    "pages/audit.py",
+]
 
 
 @pytest.fixture(scope="module")

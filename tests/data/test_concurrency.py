@@ -19,8 +19,9 @@ def test_two_concurrent_uploads_both_land(db_path):
 
     def upload(tag: str) -> None:
         try:
-            results[tag] = ingest_survey_bytes(store, _csv(tag, 60), f"{tag}.csv",
-                                               model="lexicon", uploaded_by=tag)
+            results[tag] = ingest_survey_bytes(
+                store, _csv(tag, 60), f"{tag}.csv", model="lexicon", uploaded_by=tag
+            )
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

@@ -20,8 +20,11 @@ def _grams(text: str, n: int = 3) -> set[str]:
 
 
 def _texts(path: Path) -> list[str]:
-    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        json.loads(line)["text"]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def near_duplicates(dev: list[str], train: list[str], threshold: float = 0.7) -> list[tuple]:

@@ -22,8 +22,10 @@ def _dev() -> pd.DataFrame:
 
 
 def test_score_frame_keeps_rows_and_adds_contract_columns():
-    df = pd.DataFrame({"id": [7, 8, 9], "text": ["催收员态度很好，还帮我申请了分期", "", None]},
-                      index=[10, 11, 12])
+    df = pd.DataFrame(
+        {"id": [7, 8, 9], "text": ["催收员态度很好，还帮我申请了分期", "", None]},
+        index=[10, 11, 12],
+    )
     out = score_frame(df, "text", model="lexicon")
     assert list(out.index) == [10, 11, 12]
     assert out["id"].tolist() == [7, 8, 9]
@@ -60,12 +62,17 @@ def test_probs_to_labels_sign_agrees_with_label():
 @pytest.mark.slow
 def test_default_model_reads_clear_cases():
     out = score_texts(
-        ["催收员半夜打电话还骂我老赖，太过分了", "工作人员很耐心，帮我办了延期，非常感谢",
-         "我下周五发工资，到时候还款"],
+        [
+            "催收员半夜打电话还骂我老赖，太过分了",
+            "工作人员很耐心，帮我办了延期，非常感谢",
+            "我下周五发工资，到时候还款",
+        ],
         model="default",
     )
     assert out["sentiment"].tolist() == ["negative", "positive", "neutral"]
-    assert out["model"].iloc[0].startswith("e5-borrower-int8") and out["model"].iloc[0].endswith("+ens")
+    assert out["model"].iloc[0].startswith("e5-borrower-int8") and out["model"].iloc[0].endswith(
+        "+ens"
+    )
 
 
 @pytest.mark.slow
