@@ -45,7 +45,7 @@ SNOWNLP_TARGET = 1.5  # whole-process time of the default model, as a multiple o
 # name -> (table label, scores normalised text, has 3 classes)
 BACKENDS: dict[str, tuple[str, bool, bool]] = {
     "lexicon": ("lexicon (rules, no torch)", True, True),
-    "default": ("default: int8 ONNX + lexicon ensemble (product)", True, True),
+    "default": ("default: int8 ONNX + TF-IDF + lexicon ensemble (product)", True, True),
     "default-onnx": ("default-onnx: int8 ONNX Runtime alone", True, True),
     "default-torch": ("default-torch: fp32 torch", True, True),
     "default-torch-int8": ("default-torch-int8: torch dynamic int8", True, True),
@@ -421,7 +421,7 @@ E2E_RUNS: dict[str, tuple[str, str]] = {
         "pos = sum(SnowNLP(t).sentiments > 0.5 for t in texts)\n",
     ),
     "default": (
-        "default model (normalise + ONNX/lexicon ensemble)",
+        "default model (normalise + ONNX/TF-IDF/lexicon ensemble)",
         _E2E_MODEL.format(name="default"),
     ),
     "default-onnx": (
