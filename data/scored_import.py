@@ -35,19 +35,10 @@ from data.ingest import (
     validate_survey,
 )
 from data.store import Store
+from nlp.labels import SENTIMENTS
+from nlp.pipeline import LABEL_COLUMNS
 
-LABEL_COLUMNS = (
-    "sentiment",
-    "sentiment_score",
-    "aspects",
-    "emotions",
-    "complaint",
-    "complaint_reasons",
-    "requests",
-    "model",
-)
 LIST_COLUMNS = ("emotions", "complaint_reasons", "requests")
-SENTIMENTS = ("negative", "neutral", "positive")
 _MAX_PROBLEMS = 50
 
 

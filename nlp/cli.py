@@ -13,16 +13,6 @@ from pathlib import Path
 import pandas as pd
 
 JSON_COLUMNS = ("aspects", "emotions", "complaint_reasons", "requests")
-OUTPUT_COLUMNS = (
-    "sentiment",
-    "sentiment_score",
-    "aspects",
-    "emotions",
-    "complaint",
-    "complaint_reasons",
-    "requests",
-    "model",
-)
 
 
 class UsageError(Exception):
