@@ -26,8 +26,10 @@ from nlp.bench import (
     format_table,
     machine_info,
     main_bench,
+    models_note,
     other_share,
     sample_reviews,
+    trained_on,
 )
 from nlp.labels import SENTIMENTS
 
@@ -100,6 +102,25 @@ def test_other_load_from_proc_stat(tmp_path: Path) -> None:
     # 2 cores for 10 s = 20 CPU s; the machine was busy 12 s, 8 of them ours
     assert other_share(12.0, 8.0, 10.0, 2) == pytest.approx(0.2)
     assert other_share(5.0, 8.0, 10.0, 2) == 0.0  # clock skew never goes negative
+
+
+def test_trained_on_reads_the_manifest(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"training_data": {"domains": ["水果", "酒店"]}}), "utf-8")
+    assert trained_on("水果", manifest) is True
+    assert trained_on("书籍", manifest) is False
+    assert trained_on("水果", tmp_path / "absent.json") is None
+
+
+def test_models_note_lists_only_informative_names() -> None:
+    results = {"lexicon": {"model": "lexicon"}, "default": {"model": "0.5×onnx + 0.5×lexicon"}}
+    assert models_note(results) == [
+        "Loaded models:",
+        "",
+        "- `default` = 0.5×onnx + 0.5×lexicon",
+        "",
+    ]
+    assert models_note({"snownlp": {}}) == []
 
 
 def test_format_table_aligns_and_escapes() -> None:
