@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nlp.config import nlp_config
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,17 +38,18 @@ def _flag(value: str | None, default: bool) -> bool:
 def settings() -> Settings:
     """Read the settings now (cheap; call it where needed rather than caching globally)."""
     env = os.environ
+    core = nlp_config()
     return Settings(
         db_path=Path(env.get("BV_DB_PATH") or ROOT / "var" / "borrower_voice.duckdb"),
-        model_dir=Path(env.get("BV_MODEL_DIR") or ROOT / "models"),
-        sentiment_model=env.get("BV_SENTIMENT_MODEL") or "default",
-        label_map=env.get("BV_LABEL_MAP", ""),
+        model_dir=core.model_dir,
+        sentiment_model=core.sentiment_model,
+        label_map=core.label_map,
         max_upload_mb=int(env.get("BV_MAX_UPLOAD_MB") or 200),
         max_rows=int(env.get("BV_MAX_ROWS") or 500_000),
         demo=_flag(env.get("BV_DEMO"), True),
-        call_profile=env.get("BV_CALL_PROFILE") or "china",
+        call_profile=core.call_profile,
         auth=_flag(env.get("BV_AUTH"), True),
         auth_file=Path(env.get("BV_AUTH_FILE") or ROOT / "var" / "auth.yaml"),
         admin_password=env.get("BV_ADMIN_PASSWORD", ""),
-        onnx_threads=int(env.get("BV_ONNX_THREADS") or 0),
+        onnx_threads=core.onnx_threads,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nlp.rules import load_cues
+from nlp.feedback import load_cues
 
 
 def tactic_spans(text: str) -> list[tuple[int, int, str]]:

@@ -36,9 +36,9 @@ def resolve_model(model: str | None) -> str:
     """The configured model name when none is given."""
     if model:
         return model
-    from data.settings import settings
+    from nlp.config import nlp_config
 
-    return settings().sentiment_model
+    return nlp_config().sentiment_model
 
 
 def _clause_polarities(
@@ -54,7 +54,7 @@ def _clause_polarities(
     Single-clause texts reuse their document score.
     """
     from nlp.lexicon import LexiconModel
-    from nlp.rules import analyze_many
+    from nlp.feedback import analyze_many
 
     lexicon = LexiconModel()
     if backend.model_id == "lexicon":
@@ -81,7 +81,7 @@ def score_texts(
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Score raw texts; one row per text with the label columns plus ``confidence``."""
-    from nlp.rules import analyze_many
+    from nlp.feedback import analyze_many
     from nlp.textnorm import normalize_many
 
     name = resolve_model(model)

@@ -159,9 +159,9 @@ class OnnxBackend(_ChunkingBackend):
 
         super().__init__(model_dir / "tokenizer.json", batch_size)
         if not threads:  # each Ray worker sets BV_ONNX_THREADS to its share of the cores
-            from data.settings import settings
+            from nlp.config import nlp_config
 
-            threads = settings().onnx_threads
+            threads = nlp_config().onnx_threads
         self.threads = threads or os.cpu_count() or 1
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -331,9 +331,9 @@ class HFBackend(_ChunkingBackend):
 
 def default_model_dir() -> Path:
     """Where the install step builds the default model (``BV_MODEL_DIR``)."""
-    from data.settings import settings
+    from nlp.config import nlp_config
 
-    return settings().model_dir / "default"
+    return nlp_config().model_dir / "default"
 
 
 @lru_cache(maxsize=4)

@@ -452,7 +452,7 @@ def keywords_panel(f: Filters, drill: dict, rows: pd.DataFrame) -> None:
 def highlighted_text(text: str) -> str:
     """Escaped text, clauses tinted by polarity and tactic words in bold (safe HTML)."""
     from nlp.highlight import tactic_spans
-    from nlp.rules import analyze
+    from nlp.feedback import analyze
 
     analysis = analyze(text)
     parts = []

@@ -1,4 +1,4 @@
-"""Tests for nlp.rules.analyze on hand-written borrower feedback."""
+"""Tests for nlp.feedback.analyze on hand-written borrower feedback."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from nlp.evaluate import multilabel_report
 from nlp.labels import COMPLAINT_REASONS, EMOTIONS, REQUESTS, SENTIMENTS, TACTICS
-from nlp.rules import Analysis, analyze, analyze_many
+from nlp.feedback import Analysis, analyze, analyze_many
 
 TUNE_SET = Path(__file__).resolve().parents[1] / "data" / "tune_rules.jsonl"
 
