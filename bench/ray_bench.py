@@ -115,7 +115,7 @@ def warm_rows(src: Path, models: dict[str, Path], tmp: Path) -> list[list[str]]:
     """Jobs on one already running local Ray (3 logical CPUs: 2 workers + 1 for I/O)."""
     import ray
 
-    from nlp.distributed import run_job
+    from nlp.cli.ray_job import run_job
 
     ray.init(
         num_cpus=3,
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "## Ray job alone, Ray already running",
             "",
-            "`nlp.distributed.run_job` on one local Ray started once (3 logical CPUs): what each job "
+            "`nlp.cli.ray_job.run_job` on one local Ray started once (3 logical CPUs): what each job "
             "costs on a long-lived cluster. Includes the workers' model load.",
             "",
             table(

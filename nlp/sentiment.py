@@ -1,12 +1,17 @@
 """Document-level sentiment backends behind one interface.
 
 Every backend maps texts to an ``[n, 3]`` probability array ordered
-negative, neutral, positive. ``get_backend`` picks one by name:
+negative, neutral, positive. ``get_backend`` picks one by name from a registry
+(``available_backends()`` lists it, with a Chinese description for the UI):
 
 - ``"lexicon"``: the always-available lexicon/rule model (fast, no torch);
-- ``"default"``: the shipped fine-tuned e5-small, int8 ONNX Runtime fast path;
-- a local Hugging Face sequence-classification directory (or a hub id where a hub is
-  reachable), run with torch; labels mapped by name or by ``BV_LABEL_MAP``.
+- ``"default"``: the shipped fine-tuned e5-small, int8 ONNX Runtime fast path, in an
+  ensemble with the TF-IDF member and the lexicon;
+- any other name: a local Hugging Face sequence-classification directory (or a hub id where
+  a hub is reachable), run with torch; labels mapped by name or by ``BV_LABEL_MAP``.
+
+Backends that need the built default model raise :class:`ModelNotBuiltError` when it is
+missing or stale; the core never builds it (``python -m nlp build-model`` does).
 
 Example:
     >>> backend = get_backend("lexicon")
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +32,8 @@ from typing import Protocol
 import numpy as np
 
 from nlp.labels import SENTIMENTS
+from nlp.modelfiles import ONNX_NAME, require_built
+from nlp.modelfiles import ModelNotBuiltError as ModelNotBuiltError  # re-exported for callers
 
 CHUNK_TOKENS = 128  # the length the default model was fine-tuned at
 CHUNK_STRIDE = 96  # windows overlap by 32 tokens; long texts are never truncated
@@ -154,8 +162,6 @@ class OnnxBackend(_ChunkingBackend):
 
     def __init__(self, model_dir: Path, batch_size: int = 32, threads: int | None = None) -> None:
         import onnxruntime as ort
-
-        from nlp.modelbuild import ONNX_NAME
 
         super().__init__(model_dir / "tokenizer.json", batch_size)
         if not threads:  # each Ray worker sets BV_ONNX_THREADS to its share of the cores
@@ -336,9 +342,80 @@ def default_model_dir() -> Path:
     return nlp_config().model_dir / "default"
 
 
+def _default_ensemble(model_dir: Path) -> SentimentBackend:
+    """The product default: transformer 0.5 + TF-IDF 0.2 + lexicon 0.3 (clauses: last two)."""
+    tfidf, lexicon = TfidfBackend(), LexiconBackend()
+    return EnsembleBackend(
+        [
+            (OnnxBackend(model_dir), ENSEMBLE_WEIGHTS["transformer"]),
+            (tfidf, ENSEMBLE_WEIGHTS["tfidf"]),
+            (lexicon, ENSEMBLE_WEIGHTS["lexicon"]),
+        ],
+        clause_backend=EnsembleBackend([(tfidf, 0.4), (lexicon, 0.6)]),
+    )
+
+
+def _default_torch(name: str, quantize: bool) -> Callable[[Path], SentimentBackend]:
+    """A factory: the default model's torch weights, reported under ``name``."""
+
+    def build(model_dir: Path) -> SentimentBackend:
+        backend = HFBackend(str(model_dir), quantize=quantize)
+        backend.model_id = name
+        return backend
+
+    return build
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """A registered backend, as the CLI and the UI show it."""
+
+    name: str
+    description: str  # Simplified Chinese, one line
+    needs_model: bool  # needs the built default model (``python -m nlp build-model``)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    description: str
+    # needs_model: called with the built default model directory; else with no argument
+    factory: Callable[..., SentimentBackend]
+    needs_model: bool = False
+
+
+# name -> entry; the first is the product default. A new backend is one entry here.
+_REGISTRY: dict[str, _Entry] = {
+    "default": _Entry(
+        "默认：微调 e5 Transformer（int8 ONNX）+ TF-IDF + 词典加权集成",
+        _default_ensemble,
+        needs_model=True,
+    ),
+    "lexicon": _Entry("词典规则：最快，无需模型文件", LexiconBackend),
+    "tfidf": _Entry("字符 n-gram TF-IDF + 逻辑回归（单独使用）", TfidfBackend),
+    "default-onnx": _Entry(
+        "微调 e5 Transformer 单独使用（int8 ONNX Runtime）", OnnxBackend, needs_model=True
+    ),
+    "default-torch": _Entry(
+        "同一微调权重，torch fp32（较慢，用于对照）",
+        _default_torch("default-torch", quantize=False),
+        needs_model=True,
+    ),
+    "default-torch-int8": _Entry(
+        "同一微调权重，torch 动态 int8（用于对照）",
+        _default_torch("default-torch-int8", quantize=True),
+        needs_model=True,
+    ),
+}
+
+
+def available_backends() -> list[BackendInfo]:
+    """Every registered backend name, product default first (any HF directory also works)."""
+    return [BackendInfo(name, e.description, e.needs_model) for name, e in _REGISTRY.items()]
+
+
 @lru_cache(maxsize=4)
 def get_backend(name: str = "default") -> SentimentBackend:
-    """The backend for a model name or a model path / hub id.
+    """The backend for a registered name (``available_backends()``) or a model path / hub id.
 
     ``default`` = int8 ONNX e5 fine-tune mixed with TF-IDF and lexicon (``EnsembleBackend``);
     ``tfidf`` = the char n-gram model alone;
@@ -346,31 +423,15 @@ def get_backend(name: str = "default") -> SentimentBackend:
     the same weights in torch (fp32 / dynamic int8); ``lexicon`` = rules only.
 
     Loaded once per process (per Ray worker) and cached.
-    """
-    if name == "lexicon":
-        return LexiconBackend()
-    if name == "tfidf":
-        return TfidfBackend()
-    if name in ("default", "default-onnx", "default-torch", "default-torch-int8"):
-        from nlp.modelbuild import build_default_model, is_built
 
-        model_dir = default_model_dir()
-        if not is_built(model_dir):
-            build_default_model(model_dir)
-        if name == "default":
-            tfidf, lexicon = TfidfBackend(), LexiconBackend()
-            return EnsembleBackend(
-                [
-                    (OnnxBackend(model_dir), ENSEMBLE_WEIGHTS["transformer"]),
-                    (tfidf, ENSEMBLE_WEIGHTS["tfidf"]),
-                    (lexicon, ENSEMBLE_WEIGHTS["lexicon"]),
-                ],
-                clause_backend=EnsembleBackend([(tfidf, 0.4), (lexicon, 0.6)]),
-            )
-        if name == "default-onnx":
-            return OnnxBackend(model_dir)
-        backend = HFBackend(str(model_dir), quantize=name.endswith("int8"))
-        backend.model_id = name
-        return backend
-    label_map = parse_label_map(os.environ.get("BV_LABEL_MAP"))
-    return HFBackend(name, label_map)
+    Raises:
+        ModelNotBuiltError: the backend needs the default model and it is not built (or was
+            built from other weights): run ``python -m nlp build-model``.
+    """
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        label_map = parse_label_map(os.environ.get("BV_LABEL_MAP"))
+        return HFBackend(name, label_map)
+    if entry.needs_model:
+        return entry.factory(require_built(default_model_dir()))
+    return entry.factory()

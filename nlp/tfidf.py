@@ -5,7 +5,8 @@ classes). It is ~100x faster than the transformer and, on review domains it neve
 about as accurate; its errors differ from the transformer's, so mixing the two helps.
 
 The committed model (``nlp/model/tfidf.npz``, a few MB) holds the vocabulary, idf and
-the classifier weights; ``python -m nlp train-tfidf`` rebuilds it from the corpora.
+the classifier weights; ``python -m nlp train-tfidf`` (``training.tfidf``) rebuilds it from
+the corpora. This module only loads, applies and saves it.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-MODEL_PATH = Path(__file__).resolve().parent / "model" / "tfidf.npz"
+from nlp.modelfiles import TFIDF_PATH
+
+MODEL_PATH = TFIDF_PATH
 NGRAMS = (1, 3)
 MAX_FEATURES = 300_000
 
 
-def _vectorizer(vocabulary=None):
+def make_vectorizer(vocabulary=None):
+    """The char n-gram vectorizer (fitted by training, or given a loaded vocabulary)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(
@@ -47,20 +51,8 @@ class TfidfModel:
         self._intercept = intercept.astype(np.float32)
         self._lock = threading.Lock()
 
-    @classmethod
-    def train(cls, texts: Sequence[str], labels: Sequence[int], c: float = 4.0) -> TfidfModel:
-        """Fit on normalised texts with labels 0/1/2 (negative/neutral/positive)."""
-        from sklearn.linear_model import LogisticRegression
-
-        vec = _vectorizer()
-        x = vec.fit_transform(texts)
-        clf = LogisticRegression(C=c, max_iter=3000).fit(x, np.asarray(labels))
-        coef, intercept = clf.coef_, clf.intercept_
-        if len(clf.classes_) != 3:
-            raise ValueError("training data must hold all three classes")
-        return cls(vec, coef, intercept)
-
     def predict_proba(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        """Softmax of the linear classifier over the texts' TF-IDF vectors, ``[n, 3]``."""
         with self._lock:  # sklearn's transform is not documented as thread-safe
             x = self._vec.transform(list(texts))
         logits = x @ self._coef.T + self._intercept
@@ -69,6 +61,7 @@ class TfidfModel:
         return e / e.sum(axis=1, keepdims=True)
 
     def save(self, path: Path = MODEL_PATH) -> None:
+        """Write the compact .npz that :meth:`load` reads (vocabulary, idf, fp16 weights)."""
         vocab = sorted(self._vec.vocabulary_, key=self._vec.vocabulary_.get)
         np.savez_compressed(
             path,
@@ -81,25 +74,9 @@ class TfidfModel:
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> TfidfModel:
+        """Read a model written by :meth:`save` (the committed one by default)."""
         data = np.load(path)
         vocab = bytes(data["vocab"]).decode("utf-8").split("\x00")
-        vec = _vectorizer({term: i for i, term in enumerate(vocab)})
+        vec = make_vectorizer({term: i for i, term in enumerate(vocab)})
         vec.idf_ = data["idf"].astype(np.float64)
         return cls(vec, data["coef"].astype(np.float32), data["intercept"])
-
-
-def main_train_tfidf(argv: list[str] | None = None) -> int:
-    """``python -m nlp train-tfidf``: rebuild nlp/model/tfidf.npz from the corpora (~1 min)."""
-    import argparse
-
-    from nlp.train import DEFAULT_SHARED, LABEL_ID, training_frame
-
-    ap = argparse.ArgumentParser(prog="python -m nlp train-tfidf")
-    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    ap.add_argument("--out", type=Path, default=MODEL_PATH)
-    args = ap.parse_args(argv)
-    frame = training_frame(shared=args.shared)
-    model = TfidfModel.train(frame["norm"].tolist(), frame["label"].map(LABEL_ID).tolist())
-    model.save(args.out)
-    print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, {len(frame):,} rows)")
-    return 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tune the default model on a GPU machine from a prepared pack (see nlp/train.py).
+# Fine-tune the default model on a GPU machine from a prepared pack (see training/finetune.py).
 # Three runs share the GPU: the shipped model (all data) and two held-out-domain runs
 # that measure accuracy on review domains the model never saw.
 #   usage: tools/gpu_finetune.sh PACK OUTDIR
@@ -10,7 +10,7 @@ export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 run() {  # name, extra args...
   local name=$1
   shift
-  python3 -c "import sys; from nlp.train import main_train; sys.exit(main_train(sys.argv[1:]))" \
+  python3 -c "import sys; from training.finetune import main_train; sys.exit(main_train(sys.argv[1:]))" \
     --reuse-pack --pack "$pack" --out "$out/$name" --max-seconds 330 "$@" 2>&1 |
     sed "s/^/[$name] /"
 }

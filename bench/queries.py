@@ -1,6 +1,6 @@
 """Dashboard query benchmark: p50/p95 of the overview's queries at N stored responses.
 
-    python -m data.bench --rows 100000 [--rows 1000000]
+    python -m bench.queries --rows 100000 [--rows 1000000]
 
 Builds a throw-away DuckDB file by replicating the scored demo responses (new ids, dates
 spread over the year), then times every query the overview page runs, cold and warm, plus a
@@ -103,7 +103,7 @@ def ingest_throughput(rows: int, model: str) -> tuple[float, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m data.bench")
+    ap = argparse.ArgumentParser(prog="python -m bench.queries")
     ap.add_argument("--rows", type=int, action="append", default=None)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--ingest", type=int, default=0, help="also time ingesting N survey rows")

