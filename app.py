@@ -10,7 +10,7 @@ import streamlit as st
 
 st.set_page_config(page_title="借款人之声", page_icon="🗣️", layout="wide")
 
-from pages import _ui as ui  # noqa: E402  (set_page_config must run first)
+from pages import _session as session  # noqa: E402  (set_page_config must run first)
 
 # section, page file, title, icon, the permission that shows it (data.auth.PERMISSIONS)
 PAGES = [
@@ -23,17 +23,17 @@ PAGES = [
     ("管理员", "pages/audit.py", "审计日志", "📜", "view_audit"),
 ]
 
-actor = ui.session_actor()
+actor = session.session_actor()
 if actor is None:
-    ui.ensure_admin_account()
+    session.ensure_admin_account()
     st.navigation([st.Page("pages/login.py", title="登录", icon="🔐")], position="hidden").run()
 else:
-    ui.ensure_data()
+    session.ensure_data()
     sections: dict[str, list] = {}
     for section, path, title, icon, permission in PAGES:
         if actor.can(permission):
             sections.setdefault(section, []).append(
                 st.Page(path, title=title, icon=icon, default=not sections)
             )
-    ui.account_sidebar(actor)
+    session.account_sidebar(actor)
     st.navigation(sections).run()

@@ -73,6 +73,14 @@ def upload_survey(
     return ingest.ingest_survey_bytes(store, raw, file_name, uploaded_by=actor.user, **kwargs)
 
 
+def upload_checked_survey(
+    store: Store, actor: Actor, clean, warnings, **kwargs
+) -> ingest.IngestResult:
+    """``ingest.store_checked_survey`` for an actor with ``upload``."""
+    actor.require("upload")
+    return ingest.store_checked_survey(store, clean, warnings, uploaded_by=actor.user, **kwargs)
+
+
 def upload_calls(
     store: Store, actor: Actor, raw: bytes, file_name: str, **kwargs
 ) -> ingest.IngestResult:

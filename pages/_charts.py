@@ -27,6 +27,19 @@ def _layout(fig: go.Figure, height: int = 360, **kw) -> go.Figure:
     return fig
 
 
+def _sentiment_bar(
+    fig: go.Figure, pol: str, pivot: pd.DataFrame, mark: str, amount: str, **bar
+) -> None:
+    """One polarity's bars; ``customdata`` = [row key, polarity, count] for the drill-down."""
+    fig.add_bar(
+        name=SENTIMENT_NAMES_ZH[pol],
+        marker_color=COLORS[pol],
+        customdata=[[k, pol, int(n)] for k, n in zip(pivot.index, pivot[pol], strict=True)],
+        hovertemplate=f"{mark} · {SENTIMENT_NAMES_ZH[pol]}：{amount}<extra></extra>",
+        **bar,
+    )
+
+
 def tactic_diverging(df: pd.DataFrame) -> go.Figure:
     """Diverging bars per tactic: negative to the left, positive to the right (% of mentions)."""
     if df.empty:
@@ -56,17 +69,16 @@ def tactic_diverging(df: pd.DataFrame) -> go.Figure:
                 else (pivot["neutral"] / pivot["total"] / 2)
             )
             x = sign * share
-        fig.add_bar(
+        _sentiment_bar(
+            fig,
+            pol,
+            pivot,
+            "%{y}",
+            "%{customdata[2]:,} 条",
             y=names,
             x=x,
             base=base,
             orientation="h",
-            name=SENTIMENT_NAMES_ZH[pol],
-            marker_color=COLORS[pol],
-            customdata=[[t, pol, int(n)] for t, n in zip(pivot.index, pivot[pol], strict=True)],
-            hovertemplate="%{y} · "
-            + SENTIMENT_NAMES_ZH[pol]
-            + "：%{customdata[2]:,} 条<extra></extra>",
         )
     fig.update_xaxes(tickformat=".0%", zeroline=True, zerolinecolor="#666", range=[-1, 1])
     totals = [f"{n:,} 条提及" for n in pivot["total"]]
@@ -140,15 +152,14 @@ def stacked_share(df: pd.DataFrame, title: str) -> go.Figure:
     for pol in ("negative", "neutral", "positive"):
         if pol not in pivot:
             continue
-        fig.add_bar(
+        _sentiment_bar(
+            fig,
+            pol,
+            pivot,
+            "%{x}",
+            "%{y:.0%}（%{customdata[2]:,} 条）",
             x=pivot.index,
             y=pivot[pol] / total,
-            name=SENTIMENT_NAMES_ZH[pol],
-            marker_color=COLORS[pol],
-            customdata=[[v, pol, int(n)] for v, n in zip(pivot.index, pivot[pol], strict=True)],
-            hovertemplate="%{x} · "
-            + SENTIMENT_NAMES_ZH[pol]
-            + "：%{y:.0%}（%{customdata[2]:,} 条）<extra></extra>",
         )
     fig.update_yaxes(tickformat=".0%")
     return _layout(fig, barmode="stack", title=dict(text=title, font=dict(size=14)))
@@ -229,3 +240,26 @@ def confusion_heatmap(matrix: list[list[int]], labels: list[str], title: str) ->
     fig.update_xaxes(title="预测")
     fig.update_yaxes(title="真实", autorange="reversed")
     return _layout(fig, height=320, title=dict(text=title, font=dict(size=14)))
+
+
+def _points(event) -> list[dict]:
+    return list(event.selection.points) if event else []
+
+
+def drill_down(tactic_event, trend_event, breakdown_event, *, freq: str, dim: str) -> dict:
+    """The overview's chart selections as ``records`` filters (tactic + polarity, a period, or a
+    dimension value + sentiment); the last chart with a selection wins, {} when none."""
+    drill: dict = {}
+    for point in _points(tactic_event):
+        if point.get("customdata"):
+            drill = {"tactic": point["customdata"][0], "polarity": point["customdata"][1]}
+    for point in _points(trend_event):
+        drill = {"period": pd.Timestamp(point["x"]).date(), "freq": freq}
+    for point in _points(breakdown_event):
+        if point.get("customdata"):
+            drill = {
+                "dim": dim,
+                "value": point["customdata"][0],
+                "sentiment": point["customdata"][1],
+            }
+    return drill

@@ -5,11 +5,13 @@ from datetime import date, timedelta
 import streamlit as st
 
 from data import access
-from pages import _ui as ui
+from pages import _cache as cache
+from pages import _session as session
+from pages import _widgets as widgets
 
-actor = ui.require("view_audit")
+actor = session.require("view_audit")
 st.title("审计日志")
-facets = access.audit_facets(ui.store(), actor)
+facets = access.audit_facets(cache.store(), actor)
 c = st.columns([2, 2, 2, 3])
 today = date.today()
 dates = c[0].date_input("日期范围", value=(today - timedelta(days=30), today), key="au_dates")
@@ -25,7 +27,7 @@ search = c[3].text_input("搜索对象或详情", key="au_search", placeholder="
 d_from, d_to = dates if isinstance(dates, tuple | list) and len(dates) == 2 else (None, None)
 
 log = access.audit_log(
-    ui.store(),
+    cache.store(),
     actor,
     date_from=d_from,
     date_to=d_to,
@@ -36,4 +38,4 @@ log = access.audit_log(
 st.caption(f"{len(log):,} 条记录（最新在前，最多 5,000 条）。")
 table = access.audit_for_display(log)
 st.dataframe(table, hide_index=True, width="stretch", key="au_table")
-ui.download_buttons(table, "审计日志", "au_dl")
+widgets.download_buttons(table, "审计日志", "au_dl")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from data.auth import LOCKOUT_FAILURES, LOCKOUT_WINDOW
-from pages import _ui as ui
+from pages import _session as session
 
 _, middle, _ = st.columns([1, 2, 1])
 with middle:
@@ -15,7 +15,7 @@ with middle:
         )
         submitted = st.form_submit_button("登录", type="primary")
     if submitted:
-        if ui.login(username, password):
+        if session.login(username, password):
             st.rerun()
         st.error(
             f"用户名或密码不正确。连续失败 {LOCKOUT_FAILURES} 次后，该用户名将锁定 "

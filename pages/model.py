@@ -1,53 +1,56 @@
 """模型评估：在标注文件上并排评估两个模型，并查看模型与人工复核的一致率。"""
 
-import pandas as pd
 import streamlit as st
 
 from data import access, ingest, reviews
 from nlp.evaluate import evaluate_frame
-from nlp.labels import TACTIC_NAMES_ZH
 from nlp.pipeline import score_frame
+from nlp.sentiment import available_backends
+from pages import _cache as cache
 from pages import _charts as charts
-from pages import _ui as ui
+from pages import _format as fmt
+from pages import _session as session
+from pages import _widgets as widgets
 
-ui.require("evaluate_model")
+session.require("evaluate_model")
 st.title("模型评估")
-agree = reviews.agreement(ui.store())
+agree = reviews.agreement(cache.store())
 c = st.columns(3)
-c[0].metric("已复核记录", ui.fmt_int(agree["reviewed"]))
+c[0].metric("已复核记录", fmt.integer(agree["reviewed"]))
 c[1].metric(
     "情感一致率",
-    ui.fmt_pct(agree["sentiment_agreement"]),
+    fmt.percent(agree["sentiment_agreement"]),
     help=f"基于 {agree['sentiment_n']} 条人工修正/确认的情感",
 )
 c[2].metric(
     "投诉判断一致率",
-    ui.fmt_pct(agree["complaint_agreement"]),
+    fmt.percent(agree["complaint_agreement"]),
     help=f"基于 {agree['complaint_n']} 条复核",
 )
-labelled = access.reviewed_labels(ui.store(), ui.actor())
+labelled = access.reviewed_labels(cache.store(), session.actor())
 if not labelled.empty:
-    ui.download_buttons(labelled, "复核标注集", "md_reviewed")
+    widgets.download_buttons(labelled, "复核标注集", "md_reviewed")
 
 st.subheader("上传标注文件评估")
 st.caption(
     "需要文本列与 sentiment 列（negative/neutral/positive），可选 aspects（JSON）、complaint 列。"
 )
 file = st.file_uploader("标注文件", type=["csv", "xlsx", "jsonl"], key="md_file")
+backends = {b.name: b.description for b in available_backends()}  # the registry
 models = st.multiselect(
     "对比模型（最多两个）",
-    ["default", "lexicon"],
+    list(backends),
     default=["default", "lexicon"],
     max_selections=2,
     key="md_models",
-    format_func={"default": "默认 Transformer", "lexicon": "词典规则"}.get,
+    format_func=backends.get,
 )
 custom = st.text_input("或填写本地 Hugging Face 模型目录", key="md_custom")
 if custom:
     models = [*models[:1], custom]
 if file is not None:
     try:
-        df = ingest.read_table(file.getvalue(), file.name)
+        df = cache.read_table(file.getvalue(), file.name)
     except ingest.IngestError as exc:
         st.error(str(exc))
         st.stop()
@@ -64,8 +67,8 @@ if file is not None:
                 st.markdown(f"#### {name}")
                 if "sentiment" in rep:
                     s = rep["sentiment"]
-                    st.metric("准确率", ui.fmt_pct(s["accuracy"]))
-                    st.metric("Macro-F1", ui.fmt_num(s["macro_f1"], 3))
+                    st.metric("准确率", fmt.percent(s["accuracy"]))
+                    st.metric("Macro-F1", fmt.decimal(s["macro_f1"], 3))
                     st.plotly_chart(
                         charts.confusion_heatmap(s["confusion"], s["labels"], "情感混淆矩阵"),
                         width="stretch",
@@ -74,15 +77,6 @@ if file is not None:
                 if "aspect_detection" in rep:
                     per = rep["aspect_detection"]["per_label_f1"]
                     st.markdown(f"催收方式识别 F1：**{rep['aspect_detection']['f1']:.3f}**")
-                    st.dataframe(
-                        pd.DataFrame(
-                            {
-                                "催收方式": [TACTIC_NAMES_ZH.get(k, k) for k in per],
-                                "F1": [round(v, 3) for v in per.values()],
-                            }
-                        ),
-                        hide_index=True,
-                        width="stretch",
-                    )
+                    st.dataframe(fmt.aspect_f1_table(per), hide_index=True, width="stretch")
                 if "complaint" in rep:
                     st.markdown(f"投诉识别 F1：**{rep['complaint']['f1']:.3f}**")

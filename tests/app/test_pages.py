@@ -129,3 +129,30 @@ def test_complaint_queue_search_narrows_the_list():
     hits = at.dataframe[0].value
     assert 0 < len(hits) < total
     assert hits["回答"].str.contains("通讯录").all()
+
+
+def test_overview_record_selection_shows_the_highlighted_answer():
+    at = _open(PAGES[0])
+    at.session_state["ov_records"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("底色" in m.value and "负面" in m.value for m in at.markdown)
+    assert any(c.value.startswith("情感 ") for c in at.caption)
+
+
+def test_a_review_is_recorded_and_shown_at_once():
+    from data.reviews import ACTIONS
+
+    at = _open(PAGES[1])
+    table = at.dataframe[0]
+    assert table.key and table.key.startswith("cp_table_")
+    rid = table.value["编号"].iloc[0]
+    at.session_state[table.key] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    assert [s.value for s in at.subheader if s.value.startswith("详情")]
+    at.radio(key="cp_action").set_value("false_positive")
+    next(b for b in at.button if b.label == "提交复核").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("已记录复核" in s.value for s in at.success)
+    queue = at.dataframe[0].value  # recomputed after data_changed(): the status shows
+    assert queue.loc[queue["编号"] == rid, "复核"].tolist() == [ACTIONS["false_positive"]]
