@@ -31,7 +31,7 @@ browser:  ## Debian chromium + CJK fonts for the end-to-end test
 	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "noto.*cjk" || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; }
 
-test: model browser  ## install, build, and run the test suite
+test: model browser lint  ## install, build, lint, and run the test suite
 	$(PY) -m pytest
 
 lint: $(STAMP)

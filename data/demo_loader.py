@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from data.ingest import analyse_calls, store_calls_batch, store_survey_batch
+from data.batches import store_calls_batch, store_survey_batch
 from data.store import Store
 
 DEMO_FILE_SURVEY = "示例数据-问卷.csv"
@@ -65,13 +65,15 @@ def ensure_demo(
         if progress:
             progress(len(surveys) + int(done / max(n, 1) * len(demo.turns)), total)
 
-    turn_scores, analyses = analyse_calls(demo.calls, demo.turns, model, call_progress)
+    from nlp.compliance import score_calls
+
+    scored = score_calls(demo.calls, demo.turns, model=model, progress=call_progress)
     store_calls_batch(
         store,
         demo.calls,
         demo.turns,
-        turn_scores,
-        analyses,
+        scored.turn_labels,
+        scored.analyses,
         file_name=DEMO_FILE_CALLS,
         sha="demo-c-" + tag,
         uploaded_by="示例数据",
@@ -82,7 +84,7 @@ def ensure_demo(
 
 def remove_demo(store: Store, actor: str) -> int:
     """Delete every demo batch (one action in the UI). Returns rows removed."""
-    from data.ingest import delete_batch
+    from data.batches import delete_batch
 
     ids = store.query("SELECT batch_id FROM batches WHERE is_demo")["batch_id"].tolist()
     return sum(delete_batch(store, b, actor) for b in ids)

@@ -9,9 +9,9 @@ the store is left exactly as it was. Re-ingesting an identical file stores nothi
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,44 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.store import Store, new_id, now
+from data.batches import (
+    delete_batch,
+    find_batch,
+    sha256_bytes,
+    store_calls_batch,
+    store_survey_batch,
+)
+from data.reader import (
+    InputError,
+    Problem,
+    decode_bytes,
+    excel_sheets,
+    file_kind,
+    one_line,
+    read_table,
+)
+from data.store import Store, now
+
+__all__ = [
+    "SURVEY_FIELDS",
+    "IngestError",
+    "IngestResult",
+    "Problem",
+    "checked_survey",
+    "decode_bytes",
+    "delete_batch",
+    "excel_sheets",
+    "file_kind",
+    "guess_mapping",
+    "ingest_calls_bytes",
+    "ingest_survey_bytes",
+    "read_table",
+    "sha256_bytes",
+    "store_calls_batch",
+    "store_checked_survey",
+    "store_survey_batch",
+    "validate_survey",
+]
 
 SURVEY_FIELDS: dict[str, str] = {
     "text": "回答文本",
@@ -65,30 +102,8 @@ _GUESSES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-class IngestError(ValueError):
-    """The file cannot be stored. ``problems`` lists every issue found (row, column, why)."""
-
-    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or []
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding of validation. ``row`` is the line in the file (header = 1)."""
-
-    row: int | None
-    column: str | None
-    message: str
-    severity: str = "error"  # error | warning
-
-    def __str__(self) -> str:
-        where = []
-        if self.row is not None:
-            where.append(f"第 {self.row} 行")
-        if self.column:
-            where.append(f"列「{self.column}」")
-        return ("，".join(where) + "：" if where else "") + self.message
+IngestError = InputError
+"""Raised when a file cannot be stored; the reader's error, so one ``except`` catches both."""
 
 
 @dataclass
@@ -107,260 +122,6 @@ class IngestResult:
         if self.duplicate:
             return f"该文件已导入过（批次 {self.batch_id}），未重复存储。"
         return f"已导入 {self.rows:,} 条{'问卷回答' if self.kind == 'survey' else '通话'}，批次 {self.batch_id}。"
-
-
-# --------------------------------------------------------------------------- reading
-ENCODINGS = ("utf-8-sig", "gb18030", "big5")
-# Characters that Big5 bytes turn into when read as GB18030 (kana, Greek, Cyrillic, bopomofo,
-# box drawing, private use); real Chinese text has almost none.
-_IMPLAUSIBLE = re.compile("[\u0370-\u04ff\u2500-\u257f\u3040-\u312f\ue000-\uf8ff\ufffd]")
-
-
-def decode_bytes(raw: bytes) -> tuple[str, str]:
-    """Decode text bytes: UTF-8 (with or without BOM), GBK/GB18030, Big5; else detect."""
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        nul_share = raw[:4096].count(b"\x00") / max(1, min(len(raw), 4096))
-        if nul_share > 0.05:
-            raise IngestError("文件不是文本表格（含大量二进制数据），请检查文件类型")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), "utf-16"
-    try:
-        return raw.decode("utf-8-sig"), "utf-8-sig"
-    except UnicodeDecodeError:
-        _reject_mixed_utf8(raw)
-    decoded = []
-    for enc in ENCODINGS[1:]:
-        try:
-            decoded.append((raw.decode(enc), enc))
-        except UnicodeDecodeError:
-            continue
-    if decoded:  # Big5 bytes are mostly valid GB18030 too: keep the plausible reading
-        return min(decoded, key=lambda d: len(_IMPLAUSIBLE.findall(d[0])))
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(raw).best()
-    if best is None:
-        raise IngestError("无法识别文件编码（试过 UTF-8、GBK/GB18030、Big5），请另存为 UTF-8 CSV")
-    return str(best), best.encoding
-
-
-def _reject_mixed_utf8(raw: bytes) -> None:
-    """Reject a file whose lines are mostly UTF-8 Chinese but not all (pasted from elsewhere).
-
-    Decoding it whole as GB18030 would silently store mojibake for every line.
-    """
-    good = bad = 0
-    first_bad = None
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        try:
-            text = line.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            bad += 1
-            first_bad = first_bad or number
-            continue
-        good += bool(re.search("[\u4e00-\u9fff]", text))
-    if good and good >= bad:
-        problem = Problem(first_bad, None, "不是 UTF-8 编码（文件其余部分是 UTF-8）")
-        raise IngestError(f"文件编码混杂：{problem}，请统一另存为 UTF-8 后再上传", [problem])
-
-
-def file_kind(name: str) -> str:
-    """csv | xlsx | jsonl | parquet | txt, from the file name."""
-    suffix = Path(name).suffix.lower()
-    kinds = {
-        ".csv": "csv",
-        ".tsv": "csv",
-        ".txt": "txt",
-        ".xlsx": "xlsx",
-        ".xlsm": "xlsx",
-        ".xls": "xlsx",
-        ".jsonl": "jsonl",
-        ".json": "jsonl",
-        ".parquet": "parquet",
-    }
-    if suffix not in kinds:
-        raise IngestError(
-            f"不支持的文件类型 {suffix or '（无扩展名）'}：请上传 CSV、XLSX、JSONL 或 Parquet"
-        )
-    return kinds[suffix]
-
-
-def read_table(raw: bytes, name: str, sheet: str | int | None = None) -> pd.DataFrame:
-    """Read an uploaded table into a DataFrame of strings (empty cells as None).
-
-    Raises:
-        IngestError: unreadable file, empty file, no data rows, ragged rows.
-    """
-    if not raw or not raw.strip():
-        raise IngestError("文件是空的")
-    kind = file_kind(name)
-    try:
-        if kind in ("csv", "txt"):
-            text, _ = decode_bytes(raw)
-            text = text.replace("\x00", "")
-            df = _read_csv_text(text)
-        elif kind == "xlsx":
-            df = _read_excel(raw, sheet)
-        elif kind == "jsonl":
-            df = _read_jsonl(raw)
-        else:
-            df = pd.read_parquet(io.BytesIO(raw))
-    except IngestError:
-        raise
-    except Exception as exc:  # every parser error becomes one clear line
-        raise IngestError(f"无法读取文件：{_one_line(exc)}") from exc
-    df = df.astype(object)
-    df = df.where(df.notna(), None)  # JSONL/Parquet gaps are NaN: None, never the text "nan"
-    df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
-    if len(df.columns) != len(set(df.columns)):
-        dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
-        raise IngestError(f"表头有重复列名：{', '.join(dup)}")
-    if df.empty:
-        raise IngestError("文件只有表头，没有数据行")
-    return df
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
-
-
-def _sniff_delimiter(text: str) -> str:
-    """The delimiter that splits the header into columns and the first rows the same way.
-
-    Counting delimiter characters instead would pick "，" for comma files whose answers use
-    full-width commas. Ties go to the earlier candidate; one-column files get ",".
-    """
-    import csv
-    import itertools
-
-    best, best_rows = ",", 0
-    for delim in (",", "\t", ";", "|", "，"):
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
-        rows = []
-        try:
-            for r in itertools.islice(reader, 50):
-                if any(cell.strip() for cell in r):
-                    rows.append(r)
-        except csv.Error:
-            pass
-        if not rows or len(rows[0]) < 2:
-            continue
-        same = sum(len(r) == len(rows[0]) for r in rows)
-        if same > best_rows:
-            best, best_rows = delim, same
-    return best
-
-
-def _read_csv_text(text: str) -> pd.DataFrame:
-    import csv
-
-    delim = _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
-    rows: list[list[str]] = []
-    lines: list[int] = []  # the file line each record starts on (header = 1)
-    while True:
-        start = reader.line_num + 1
-        try:
-            r = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problem = Problem(start, None, f"引号未闭合或位置不对（{exc}）")
-            raise IngestError(f"无法读取文件：{problem}", [problem]) from exc
-        if any(cell.strip() for cell in r):
-            rows.append(r)
-            lines.append(start)
-    if not rows:
-        raise IngestError("文件是空的")
-    header, body = rows[0], rows[1:]
-    problems = [
-        Problem(line, None, f"该行有 {len(r)} 列，表头有 {len(header)} 列（分隔符或引号错误？）")
-        for line, r in zip(lines[1:], body, strict=True)
-        if len(r) != len(header)
-    ]
-    if problems:
-        raise IngestError(f"{len(problems)} 行列数与表头不一致：{problems[0]}", problems)
-    df = pd.DataFrame(body, columns=header, dtype=object).replace({"": None})
-    df.attrs["source_lines"] = lines[1:]
-    return df
-
-
-def _read_excel(raw: bytes, sheet: str | int | None) -> pd.DataFrame:
-    import openpyxl
-
-    wb = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    names = wb.sheetnames
-    if sheet is None:
-        ws = wb[names[0]]
-    elif isinstance(sheet, int):
-        ws = wb[names[sheet]]
-    elif sheet in names:
-        ws = wb[sheet]
-    else:
-        raise IngestError(f"找不到工作表「{sheet}」（可选：{', '.join(names)}）")
-    numbered = [(n, list(r)) for n, r in enumerate(ws.iter_rows(values_only=True), start=1)]
-    numbered = [(n, r) for n, r in numbered if any(v not in (None, "") for v in r)]
-    if not numbered:
-        raise IngestError("工作表是空的")
-    lines, rows = [n for n, _ in numbered], [r for _, r in numbered]
-    header = [str(h) if h is not None else f"列{i + 1}" for i, h in enumerate(rows[0])]
-    body = [
-        [_cell_str(v) for v in r[: len(header)]] + [None] * (len(header) - len(r)) for r in rows[1:]
-    ]
-    df = pd.DataFrame(body, columns=header, dtype=object)
-    df.attrs["source_lines"] = lines[1:]
-    return df
-
-
-def excel_sheets(raw: bytes) -> list[str]:
-    """Sheet names of an XLSX file (for the upload page's sheet picker)."""
-    import openpyxl
-
-    return openpyxl.load_workbook(io.BytesIO(raw), read_only=True).sheetnames
-
-
-def _cell_str(v) -> str | None:
-    if v is None:
-        return None
-    if hasattr(v, "isoformat"):
-        return v.isoformat()
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _json_object(pairs: list[tuple[str, object]]) -> dict:
-    """A JSON object with lone surrogates ("\\ud800" escapes, which no UTF-8 store or
-    pandas string column accepts) in keys and string values replaced by "?"."""
-
-    def clean(v):
-        return v.encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else v
-
-    return {clean(k): clean(v) for k, v in pairs}
-
-
-def _read_jsonl(raw: bytes) -> pd.DataFrame:
-    text, _ = decode_bytes(raw)
-    stripped = text.strip()
-    if stripped.startswith("["):
-        return pd.DataFrame(json.loads(stripped, object_pairs_hook=_json_object), dtype=object)
-    records, lines = [], []
-    for i, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line, object_pairs_hook=_json_object)
-        except json.JSONDecodeError as exc:
-            raise IngestError(
-                f"第 {i} 行不是有效的 JSON：{exc.msg}", [Problem(i, None, exc.msg)]
-            ) from exc
-        if not isinstance(rec, dict):
-            raise IngestError(f"第 {i} 行应为 JSON 对象", [Problem(i, None, "应为 JSON 对象")])
-        records.append(rec)
-        lines.append(i)
-    df = pd.DataFrame(records, dtype=object)
-    df.attrs["source_lines"] = lines
-    return df
 
 
 # --------------------------------------------------------------------------- mapping
@@ -518,142 +279,22 @@ def validate_survey(
     return out, problems
 
 
-# --------------------------------------------------------------------------- storing
-def sha256_bytes(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
-
-
-def find_batch(store: Store, sha: str, kind: str) -> str | None:
-    """The batch id already holding this exact file, if any."""
-    return store.scalar("SELECT batch_id FROM batches WHERE sha256 = ? AND kind = ?", [sha, kind])
-
-
-def write_scores(cur, kind: str, ids: list[str], batch_id: str, scored: pd.DataFrame) -> None:
-    """Insert model outputs (and the exploded aspects table) for scored texts."""
-    frame = pd.DataFrame(
-        {
-            "target_kind": kind,
-            "target_id": ids,
-            "batch_id": batch_id,
-            "model_id": scored["model"].to_numpy(),
-            "sentiment": scored["sentiment"].to_numpy(),
-            "sentiment_score": scored["sentiment_score"].astype(float).to_numpy(),
-            "confidence": scored["confidence"].astype(float).to_numpy(),
-            "aspects": [json.dumps(a, ensure_ascii=False) for a in scored["aspects"]],
-            "emotions": scored["emotions"].to_numpy(),
-            "complaint": scored["complaint"].astype(bool).to_numpy(),
-            "complaint_reasons": scored["complaint_reasons"].to_numpy(),
-            "requests": scored["requests"].to_numpy(),
-        }
-    )
-    cur.register("new_scores", frame)
-    cur.execute(
-        "INSERT INTO scores SELECT target_kind, target_id, batch_id, model_id, sentiment, "
-        "sentiment_score, confidence, aspects::JSON, emotions::VARCHAR[], complaint, "
-        "complaint_reasons::VARCHAR[], requests::VARCHAR[] FROM new_scores"
-    )
-    cur.unregister("new_scores")
-    rows = [
-        (kind, tid, batch_id, tactic, pol)
-        for tid, asp in zip(ids, scored["aspects"], strict=True)
-        for tactic, pol in asp.items()
-    ]
-    if rows:
-        aspects = pd.DataFrame(
-            rows, columns=["target_kind", "target_id", "batch_id", "tactic", "polarity"]
-        )
-        cur.register("new_aspects", aspects)
-        cur.execute("INSERT INTO aspects SELECT * FROM new_aspects")
-        cur.unregister("new_aspects")
-
-
-def _insert_frame(cur, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
-    cur.register("incoming", frame[columns])
-    cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM incoming")
-    cur.unregister("incoming")
-
-
-RESPONSE_COLUMNS = [
-    "response_id",
-    "batch_id",
-    "respondent_id",
-    "submitted_at",
-    "product",
-    "region",
-    "overdue_bucket",
-    "channel",
-    "csat",
-    "nps",
-    "text",
-]
-
-
-def store_survey_batch(
-    store: Store,
-    responses: pd.DataFrame,
-    scored: pd.DataFrame,
-    *,
-    file_name: str,
-    sha: str,
-    uploaded_by: str,
-    is_demo: bool = False,
-) -> str:
-    """Write responses + scores + the batch row + an audit entry in ONE transaction."""
-    batch_id = new_id("demo" if is_demo else "b")
-    frame = responses.copy()
-    if "response_id" not in frame:
-        frame["response_id"] = [f"{batch_id}-{i:06d}" for i in range(len(frame))]
-    frame["batch_id"] = batch_id
-    for col in RESPONSE_COLUMNS:
-        if col not in frame:
-            frame[col] = None
-    model_id = str(scored["model"].iloc[0]) if len(scored) else None
-    with store.transaction() as cur:
-        if find_batch_cur(cur, sha, "survey"):
-            raise IngestError("该文件已导入过")
-        cur.execute(
-            "INSERT INTO batches VALUES (?, ?, ?, 'survey', ?, ?, ?, 'stored', ?, ?)",
-            [batch_id, file_name, sha, len(frame), uploaded_by, now(), is_demo, model_id],
-        )
-        _insert_frame(cur, "responses", frame, RESPONSE_COLUMNS)
-        write_scores(cur, "response", frame["response_id"].tolist(), batch_id, scored)
-        store.audit(
-            uploaded_by,
-            "upload",
-            batch_id,
-            {"file": file_name, "rows": len(frame), "kind": "survey"},
-            cur=cur,
-        )
-    return batch_id
-
-
-def find_batch_cur(cur, sha: str, kind: str) -> bool:
-    row = cur.execute("SELECT 1 FROM batches WHERE sha256 = ? AND kind = ?", [sha, kind]).fetchone()
-    return row is not None
-
-
-def delete_batch(store: Store, batch_id: str, actor: str) -> int:
-    """Remove a batch and everything derived from it, atomically. Returns rows removed."""
-    with store.transaction() as cur:
-        row = cur.execute("SELECT row_count FROM batches WHERE batch_id = ?", [batch_id]).fetchone()
-        if row is None:
-            raise IngestError(f"批次 {batch_id} 不存在")
-        cur.execute(
-            "DELETE FROM reviews WHERE target_id IN (SELECT target_id FROM scores "
-            "WHERE batch_id = ?)",
-            [batch_id],
-        )
-        cur.execute(
-            "DELETE FROM turns WHERE call_id IN (SELECT call_id FROM calls WHERE batch_id = ?)",
-            [batch_id],
-        )
-        for table in ("scores", "aspects", "responses", "calls", "call_analysis", "batches"):
-            cur.execute(f"DELETE FROM {table} WHERE batch_id = ?", [batch_id])
-        store.audit(actor, "delete_batch", batch_id, {"rows": int(row[0])}, cur=cur)
-    return int(row[0])
-
-
 Progress = Callable[[int, int], None]
+
+
+def checked_survey(df: pd.DataFrame, mapping: dict[str, str]) -> tuple[pd.DataFrame, list[Problem]]:
+    """:func:`validate_survey`, raising :class:`IngestError` on any error or on no rows left.
+
+    Returns:
+        The clean rows and the warnings.
+    """
+    clean, problems = validate_survey(df, mapping)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise IngestError(f"文件未导入：发现 {len(errors)} 处错误，例如 {errors[0]}", problems)
+    if clean.empty:
+        raise IngestError("没有可导入的非空回答", problems)
+    return clean, [p for p in problems if p.severity == "warning"]
 
 
 def ingest_survey_bytes(
@@ -670,11 +311,6 @@ def ingest_survey_bytes(
     max_rows: int | None = None,
 ) -> IngestResult:
     """Read, validate, score and store a survey file. Raises IngestError on any error."""
-    import time
-
-    from nlp.pipeline import score_frame
-
-    t0 = time.time()
     sha = sha256_bytes(raw)
     existing = find_batch(store, sha, "survey")
     if existing:
@@ -690,27 +326,56 @@ def ingest_survey_bytes(
                 [Problem(None, text_column, "列不存在")],
             )
         mapping = {k: v for k, v in mapping.items() if v != text_column} | {"text": text_column}
-    clean, problems = validate_survey(df, mapping)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise IngestError(f"文件未导入：发现 {len(errors)} 处错误，例如 {errors[0]}", problems)
-    if clean.empty:
-        raise IngestError("没有可导入的非空回答", problems)
-    scored = score_frame(clean.reset_index(drop=True), "text", model, progress)
-    batch_id = store_survey_batch(
+    clean, warnings = checked_survey(df, mapping)
+    return store_checked_survey(
         store,
-        clean.reset_index(drop=True),
-        scored,
-        file_name=file_name,
+        clean,
+        warnings,
         sha=sha,
+        file_name=file_name,
         uploaded_by=uploaded_by,
+        model=model,
+        progress=progress,
     )
-    warnings = [p for p in problems if p.severity == "warning"]
+
+
+def store_checked_survey(
+    store: Store,
+    clean: pd.DataFrame,
+    warnings: list[Problem],
+    *,
+    sha: str,
+    file_name: str,
+    uploaded_by: str = "cli",
+    model: str | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Score and store rows that :func:`validate_survey` already passed (the upload page reads
+    and validates a file once for its preview, then hands the clean rows here).
+
+    Args:
+        clean: the validated rows; any error in them must have been reported already.
+        warnings: the validation warnings, passed through to the result.
+        sha: sha256 of the file's bytes (an identical file is not stored twice).
+    """
+    from nlp.pipeline import score_frame
+
+    t0 = time.time()
+    existing = find_batch(store, sha, "survey")
+    if existing:
+        return IngestResult(existing, "survey", 0, duplicate=True)
+    if clean.empty:
+        raise IngestError("没有可导入的非空回答")
+    rows = clean.reset_index(drop=True)
+    scored = score_frame(rows, "text", model, progress)
+    batch_id = store_survey_batch(
+        store, rows, scored, file_name=file_name, sha=sha, uploaded_by=uploaded_by
+    )
     return IngestResult(
         batch_id,
         "survey",
-        len(clean),
-        warnings=warnings,
+        len(rows),
+        warnings=list(warnings),
         model_id=str(scored["model"].iloc[0]),
         seconds=time.time() - t0,
     )
@@ -727,144 +392,6 @@ def neutralise_formula(value):
 
 
 # --------------------------------------------------------------------------- calls
-CALL_COLUMNS = [
-    "call_id",
-    "batch_id",
-    "borrower_id",
-    "agent_id",
-    "agent_name",
-    "team",
-    "started_at",
-    "duration_s",
-    "outcome",
-    "product",
-    "overdue_bucket",
-]
-TURN_COLUMNS = ["call_id", "turn_index", "speaker", "text", "start_s", "end_s"]
-
-
-def analyse_calls(
-    calls: pd.DataFrame,
-    turns: pd.DataFrame,
-    model: str | None = None,
-    progress: Progress | None = None,
-    profile: str | None = None,
-) -> tuple[pd.DataFrame, list]:
-    """Score every turn once (full labels) and run the compliance engine on the calls.
-
-    Returns (turn scores aligned with ``turns``, list of CallAnalysis).
-    """
-    from data.settings import settings
-    from nlp.calls import analyze_calls, load_profile
-    from nlp.pipeline import score_frame
-
-    scored = score_frame(turns[["text"]].reset_index(drop=True), "text", model, progress)
-    lookup = dict(
-        zip(
-            turns["text"],
-            zip(scored["sentiment"], scored["sentiment_score"], strict=True),
-            strict=True,
-        )
-    )
-
-    def turn_sentiment(texts: list[str]) -> list[tuple[str, float]]:
-        return [lookup.get(t, ("neutral", 0.0)) for t in texts]
-
-    prof = load_profile(profile or settings().call_profile)
-    analyses = analyze_calls(calls, turns, prof, turn_sentiment)
-    return scored, analyses
-
-
-def store_calls_batch(
-    store: Store,
-    calls: pd.DataFrame,
-    turns: pd.DataFrame,
-    turn_scores: pd.DataFrame,
-    analyses: list,
-    *,
-    file_name: str,
-    sha: str,
-    uploaded_by: str,
-    is_demo: bool = False,
-) -> str:
-    """Write calls, turns, turn scores and call analyses + batch + audit in ONE transaction."""
-    batch_id = new_id("demo" if is_demo else "b")
-    calls = calls.copy()
-    calls["batch_id"] = batch_id
-    for col in CALL_COLUMNS:
-        if col not in calls:
-            calls[col] = None
-    turns = turns.reset_index(drop=True).copy()
-    for col in TURN_COLUMNS:
-        if col not in turns:
-            turns[col] = None
-    ids = [f"{c}#{int(i)}" for c, i in zip(turns["call_id"], turns["turn_index"], strict=True)]
-    rows = []
-    for a in analyses:
-        d = a.to_dict() if hasattr(a, "to_dict") else dict(a)
-        traj = d.get("trajectory") or []
-        change = None
-        if len(traj) >= 2:
-            change = float(traj[-1][1]) - float(traj[0][1])
-        rows.append(
-            {
-                "call_id": d["call_id"],
-                "batch_id": batch_id,
-                "violations": list(d.get("violations", [])),
-                "evidence": json.dumps(d.get("evidence", []), ensure_ascii=False),
-                "borrower_sentiment_start": d.get("borrower_sentiment_start"),
-                "borrower_sentiment_end": d.get("borrower_sentiment_end"),
-                "sentiment_change": change,
-                "agent_offered_plan": bool(d.get("agent_offered_plan")),
-                "promise_to_pay": bool(d.get("promise_to_pay")),
-                "trajectory": json.dumps(traj),
-            }
-        )
-    analysis = pd.DataFrame(rows)
-    with store.transaction() as cur:
-        if find_batch_cur(cur, sha, "calls"):
-            raise IngestError("该文件已导入过")
-        clash = cur.execute(
-            "SELECT count(*) FROM calls WHERE call_id IN (SELECT UNNEST(?::VARCHAR[]))",
-            [calls["call_id"].astype(str).tolist()],
-        ).fetchone()[0]
-        if clash:
-            raise IngestError(f"{clash} 个通话编号(call_id)已存在于其他批次中，文件未导入")
-        cur.execute(
-            "INSERT INTO batches VALUES (?, ?, ?, 'calls', ?, ?, ?, 'stored', ?, ?)",
-            [
-                batch_id,
-                file_name,
-                sha,
-                len(calls),
-                uploaded_by,
-                now(),
-                is_demo,
-                str(turn_scores["model"].iloc[0]) if len(turn_scores) else None,
-            ],
-        )
-        _insert_frame(cur, "calls", calls, CALL_COLUMNS)
-        _insert_frame(cur, "turns", turns, TURN_COLUMNS)
-        write_scores(cur, "turn", ids, batch_id, turn_scores)
-        if len(analysis):
-            cur.register("new_analysis", analysis)
-            cur.execute(
-                "INSERT INTO call_analysis SELECT call_id, batch_id, violations::VARCHAR[], "
-                "evidence::JSON, borrower_sentiment_start, borrower_sentiment_end, "
-                "sentiment_change, agent_offered_plan, promise_to_pay, trajectory::JSON "
-                "FROM new_analysis"
-            )
-            cur.unregister("new_analysis")
-        store.audit(
-            uploaded_by,
-            "upload",
-            batch_id,
-            {"file": file_name, "calls": len(calls), "kind": "calls"},
-            cur=cur,
-        )
-    return batch_id
-
-
 def ingest_calls_bytes(
     store: Store,
     raw: bytes,
@@ -876,10 +403,8 @@ def ingest_calls_bytes(
     progress: Progress | None = None,
 ) -> IngestResult:
     """Read transcripts (JSONL, CSV/XLSX turn table, or TXT), analyse, store atomically."""
-    import tempfile
-    import time
-
-    from nlp.transcripts import TranscriptError, read_transcripts
+    from data.reader import TranscriptError, read_metadata_csv, read_transcript_bytes
+    from nlp.compliance import score_calls
 
     t0 = time.time()
     if not raw or not raw.strip():
@@ -888,23 +413,25 @@ def ingest_calls_bytes(
     existing = find_batch(store, sha, "calls")
     if existing:
         return IngestResult(existing, "calls", 0, duplicate=True)
-    suffix = Path(file_name).suffix.lower()
-    if suffix not in (".jsonl", ".json", ".csv", ".xlsx", ".txt"):
-        raise IngestError(f"不支持的转写文件类型 {suffix}：请上传 JSONL、CSV、XLSX 或 TXT")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(file_name).name
-        path.write_bytes(raw)
-        try:
-            calls, turns = read_transcripts(path, meta)
-        except TranscriptError as exc:
-            raise IngestError(str(exc), [Problem(exc.line, exc.column, str(exc))]) from exc
-        except Exception as exc:
-            raise IngestError(f"无法读取转写文件：{_one_line(exc)}") from exc
+    try:
+        meta_rows = read_metadata_csv(meta) if meta is not None else None
+        calls, turns = read_transcript_bytes(raw, file_name, meta_rows)
+    except TranscriptError as exc:
+        raise IngestError(str(exc), [Problem(exc.line, exc.column, str(exc))]) from exc
+    except Exception as exc:
+        raise IngestError(f"无法读取转写文件：{one_line(exc)}") from exc
     if calls.empty:
         raise IngestError("文件中没有通话")
-    scored, analyses = analyse_calls(calls, turns, model, progress)
+    scored = score_calls(calls, turns, model=model, progress=progress)
     batch_id = store_calls_batch(
-        store, calls, turns, scored, analyses, file_name=file_name, sha=sha, uploaded_by=uploaded_by
+        store,
+        calls,
+        turns,
+        scored.turn_labels,
+        scored.analyses,
+        file_name=file_name,
+        sha=sha,
+        uploaded_by=uploaded_by,
     )
     notes = [Problem(None, None, n, "warning") for n in calls.attrs.get("notes", [])]
     return IngestResult(
@@ -912,7 +439,7 @@ def ingest_calls_bytes(
         "calls",
         len(calls),
         warnings=notes,
-        model_id=str(scored["model"].iloc[0]),
+        model_id=str(scored.turn_labels["model"].iloc[0]),
         seconds=time.time() - t0,
     )
 

@@ -4,7 +4,7 @@
 columns plus the label columns in their file form (JSON strings, ``complaint`` as
 "true"/"false", ``confidence``). :func:`import_scored_survey` reads them with DuckDB, validates
 the survey columns exactly as an upload is validated, parses the labels back and stores
-everything in ONE transaction through :func:`data.ingest.store_survey_batch`. The batch is
+everything in ONE transaction through :func:`data.batches.store_survey_batch`. The batch is
 keyed by the SHA-256 of the part files, so importing the same output again stores nothing.
 
 Example:
@@ -24,15 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.batches import find_batch, store_survey_batch
 from data.ingest import (
     SURVEY_FIELDS,
     IngestError,
     IngestResult,
     Problem,
-    find_batch,
+    checked_survey,
     guess_mapping,
-    store_survey_batch,
-    validate_survey,
 )
 from data.store import Store
 from nlp.labels import SENTIMENTS
@@ -248,12 +247,7 @@ def import_scored_survey(
     raw = df[list(dict.fromkeys(mapping.values()))].astype(object)
     raw = raw.where(raw.notna(), None)
     raw.attrs["source_lines"] = list(range(1, len(raw) + 1))  # "row N" = the N-th record
-    clean, problems = validate_survey(raw, mapping)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise IngestError(f"文件未导入：发现 {len(errors)} 处错误，例如 {errors[0]}", problems)
-    if clean.empty:
-        raise IngestError("没有可导入的非空回答", problems)
+    clean, warnings = checked_survey(raw, mapping)
     scored = labels.loc[clean.index].reset_index(drop=True)
     name = file_name or Path(path).name
     batch_id = store_survey_batch(
@@ -264,7 +258,6 @@ def import_scored_survey(
         sha=sha,
         uploaded_by=uploaded_by,
     )
-    warnings = [p for p in problems if p.severity == "warning"]
     if "confidence" not in df.columns:
         warnings.append(Problem(None, "confidence", "输出中没有置信度，已留空", "warning"))
     return IngestResult(

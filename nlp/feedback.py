@@ -330,17 +330,22 @@ def analyze(text: str, clause_polarity: ClausePolarity | None = None) -> Analysi
     return analyze_many([text], clause_polarity)[0]
 
 
-def analyze_many(
-    texts: Iterable[str], clause_polarity: ClausePolarity | None = None
+def split_texts(normalised: Iterable[str]) -> list[list[str]]:
+    """The clauses of each already-normalised text (``nlp.textnorm.normalize``)."""
+    return [split_clauses(text or "") for text in normalised]
+
+
+def analyze_clause_lists(
+    clause_lists: Iterable[list[str]], clause_polarity: ClausePolarity | None = None
 ) -> list[Analysis]:
-    """`analyze` for a batch; each distinct clause is scored once."""
+    """`analyze` for texts already split by :func:`split_texts`; each distinct clause is
+    scored once."""
     polarity = clause_polarity or _default_polarity()
     cues = load_cues()
     cache: dict[str, float] = {}
     facts_cache: dict[str, _ClauseFacts] = {}
     results = []
-    for text in texts:
-        clauses = split_clauses(normalize(text or ""))
+    for clauses in clause_lists:
         scores = []
         facts = []
         for clause in clauses:
@@ -351,3 +356,12 @@ def analyze_many(
             facts.append(facts_cache[clause])
         results.append(_analyze_clauses(clauses, scores, facts))
     return results
+
+
+def analyze_many(
+    texts: Iterable[str], clause_polarity: ClausePolarity | None = None
+) -> list[Analysis]:
+    """`analyze` for a batch of raw texts; each distinct clause is scored once."""
+    return analyze_clause_lists(
+        (split_clauses(normalize(text or "")) for text in texts), clause_polarity
+    )

@@ -112,7 +112,7 @@ def top_keywords(texts: Iterable[str], k: int = 15) -> list[tuple[str, int]]:
     counts: Counter[str] = Counter()
     for text in texts:
         counts.update(set(_terms(text)))
-    return counts.most_common(k)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:k]  # ties by term
 
 
 def rising_terms(
@@ -134,5 +134,5 @@ def rising_terms(
         ratio = ((c + 1) / n_cur) / ((prev.get(term, 0) + 1) / n_prev)
         if ratio > 1.2:
             scored.append((term, c, ratio, c * math.log(ratio)))
-    scored.sort(key=lambda x: -x[3])
+    scored.sort(key=lambda x: (-x[3], x[0]))  # ties by term: the same order on every run
     return [(t, c, round(r, 2)) for t, c, r, _ in scored[:k]]

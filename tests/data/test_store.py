@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+import data.batches as batches_module
 import data.ingest as ingest_module
 from data.ingest import IngestError, delete_batch, ingest_calls_bytes, ingest_survey_bytes
 from data.store import MIGRATIONS, SCHEMA_VERSION, StoreError, migrate, now, open_store
@@ -178,7 +179,7 @@ def test_a_failure_midway_through_storing_a_batch_rolls_it_all_back(
 
     other = SURVEY.replace(b"R1", b"R9")
     with monkeypatch.context() as patch, pytest.raises(duckdb.ConstraintException):
-        patch.setattr(ingest_module, "write_scores", broken_scores)
+        patch.setattr(batches_module, "write_scores", broken_scores)
         ingest_survey_bytes(tmp_store, other, "second.csv")
     assert db_tools.contents(tmp_store) == before
     assert ingest_survey_bytes(tmp_store, other, "second.csv").rows == 3  # nothing half-stored

@@ -15,23 +15,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import nlp.calls as calls_module
-from nlp.calls import (
+import nlp.cli.calls as calls_module
+from data.reader.transcripts import parse_jsonl_lines
+from nlp.cli.calls import evaluate_calls_file, main_calls, pairs_scorer, resolve_text_scorer
+from nlp.compliance import (
     OUTPUT_KEYS,
     RULE_IDS,
     CallAnalysis,
     ProfileError,
     analyze_calls,
     default_engine,
-    evaluate_calls,
     load_profile,
-    main_calls,
     metadata_violations,
-    resolve_turn_sentiment,
     stand_in_sentiment,
 )
 from nlp.labels import VIOLATION_RULES
-from nlp.transcripts import parse_jsonl_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_CALLS = ROOT / "tests" / "data" / "dev_calls.jsonl"
@@ -612,7 +610,9 @@ def _cli_input(tmp_path: Path) -> Path:
 
 def test_cli_writes_one_object_per_call(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(
-        calls_module, "resolve_turn_sentiment", lambda model=None: (keyword_mood, "test")
+        calls_module,
+        "resolve_text_scorer",
+        lambda model=None: (pairs_scorer(keyword_mood), "test"),
     )
     out = tmp_path / "out" / "result.jsonl"
     code = main_calls([str(_cli_input(tmp_path)), "--out", str(out), "--company", "和信金融"])
@@ -639,7 +639,9 @@ def test_cli_bad_input_exits_2_with_one_line(
     args: list[str], needle: str, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     monkeypatch.setattr(
-        calls_module, "resolve_turn_sentiment", lambda model=None: (keyword_mood, "test")
+        calls_module,
+        "resolve_text_scorer",
+        lambda model=None: (pairs_scorer(keyword_mood), "test"),
     )
     good = _cli_input(tmp_path)
     bad = tmp_path / "bad.jsonl"
@@ -654,12 +656,13 @@ def test_cli_bad_input_exits_2_with_one_line(
         assert len(err.strip().splitlines()) == 1
 
 
-def test_resolve_turn_sentiment_falls_back(monkeypatch, capsys) -> None:
+def test_resolve_text_scorer_falls_back(monkeypatch, capsys) -> None:
     monkeypatch.setitem(sys.modules, "nlp.pipeline", None)
     monkeypatch.setitem(sys.modules, "nlp.lexicon", None)
-    scorer, name = resolve_turn_sentiment()
-    assert name == "stand-in"
-    assert scorer(["谢谢"]) == [("positive", 0.5)]
+    scorer, name = resolve_text_scorer()
+    assert name == "pipeline:default"
+    frame = scorer(["谢谢"])
+    assert list(frame["sentiment"]) == ["positive"] and list(frame["sentiment_score"]) == [0.5]
     assert "stand-in" in capsys.readouterr().err
 
 
@@ -717,7 +720,7 @@ SIGNAL_FLOORS: dict[str, tuple[float, float]] = {
 
 @pytest.mark.skipif(not DEV_CALLS.exists(), reason="dev call set missing")
 def test_dev_calls_quality() -> None:
-    report = evaluate_calls(DEV_CALLS)
+    report = evaluate_calls_file(DEV_CALLS)
     assert report["n_calls"] > 0
     failures = []
     for rule, stats in report["rules"].items():

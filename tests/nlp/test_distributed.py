@@ -2,7 +2,7 @@
 local Ray with the lexicon model.
 
 One Ray instance serves the module (3 logical CPUs: two scoring workers and one for the read and
-write tasks, as ``nlp.distributed.start_ray`` sizes a local Ray); every job reuses it.
+write tasks, as ``nlp.cli.ray_job.start_ray`` sizes a local Ray); every job reuses it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from nlp import cli, distributed
+from nlp import cli
+from nlp.cli import ray_job
 
 ray = pytest.importorskip("ray")
 # About 40 s on two cores: Ray start-up, a worker per job, and one worker killed on purpose.
@@ -123,8 +124,8 @@ def test_rerun_replaces_the_earlier_part_files(ray_session, survey_csv, outputs,
 def test_a_row_count_mismatch_exits_2(
     ray_session, survey_csv, tmp_path, monkeypatch, capsys
 ) -> None:
-    real = distributed.count_rows
-    monkeypatch.setattr(distributed, "count_rows", lambda fs, path: real(fs, path) - 1)
+    real = ray_job.count_rows
+    monkeypatch.setattr(ray_job, "count_rows", lambda fs, path: real(fs, path) - 1)
     code, err = run_cli(score_args(survey_csv, tmp_path / "out", "--workers", "1"), capsys)
     assert code == 2
     assert err == [
@@ -212,7 +213,7 @@ def test_workers_must_leave_a_cpu_for_reading(ray_session, survey_csv, tmp_path,
     assert not os.path.exists(tmp_path / "o")
 
 
-class _DiesOnce(distributed.ScoreBatch):
+class _DiesOnce(ray_job.ScoreBatch):
     """Kills its worker process on the first batch of the job (``marker`` not yet written)."""
 
     marker = ""
@@ -229,7 +230,7 @@ def test_a_batch_whose_worker_dies_is_retried(
 ) -> None:
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import us
     monkeypatch.setattr(_DiesOnce, "marker", str(tmp_path / "died"))
-    monkeypatch.setattr(distributed, "ScoreBatch", _DiesOnce)
+    monkeypatch.setattr(ray_job, "ScoreBatch", _DiesOnce)
     args = score_args(survey_csv, tmp_path / "out", "--workers", "2", "--batch-size", "64")
     code, err = run_cli(args, capsys)
     assert (tmp_path / "died").exists()
@@ -238,7 +239,7 @@ def test_a_batch_whose_worker_dies_is_retried(
 
 
 def test_calls_on_ray_equal_the_local_engine(ray_session, tmp_path, capsys) -> None:
-    from nlp.calls import main_calls
+    from nlp.cli.calls import main_calls
 
     calls = ROOT / "tests" / "data" / "dev_calls.jsonl"
     common = [str(calls), "--sentiment-model", "lexicon"]

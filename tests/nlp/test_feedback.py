@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from nlp.evaluate import multilabel_report
-from nlp.labels import COMPLAINT_REASONS, EMOTIONS, REQUESTS, SENTIMENTS, TACTICS
 from nlp.feedback import Analysis, analyze, analyze_many
+from nlp.labels import COMPLAINT_REASONS, EMOTIONS, REQUESTS, SENTIMENTS, TACTICS
 
 TUNE_SET = Path(__file__).resolve().parents[1] / "data" / "tune_rules.jsonl"
 

@@ -8,18 +8,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nlp.transcripts import (
+from data.reader.transcripts import (
     CALL_COLUMNS,
     TURN_COLUMNS,
     TranscriptError,
     filename_metadata,
-    local_start_times,
     normalize_speaker,
     parse_jsonl_lines,
     parse_text_transcript,
     parse_timestamp,
+    read_transcript_bytes,
     read_transcripts,
 )
+from nlp.compliance import local_start_times
 
 
 def _call(call_id: str = "c1", **extra: object) -> dict:
@@ -350,3 +351,22 @@ def test_directory_mixing_formats(tmp_path: Path) -> None:
     _write_jsonl(folder / "c.jsonl", [_call("k1")])
     with pytest.raises(TranscriptError, match="duplicate call_id k1"):
         read_transcripts(folder)
+
+
+def test_bytes_and_file_reads_agree(tmp_path: Path) -> None:
+    path = _write_jsonl(tmp_path / "calls.jsonl", [_call("c1"), _call("c2")])
+    from_file = read_transcripts(path)
+    from_bytes = read_transcript_bytes(path.read_bytes(), "calls.jsonl")
+    pd.testing.assert_frame_equal(from_file[0], from_bytes[0])
+    pd.testing.assert_frame_equal(from_file[1], from_bytes[1])
+
+
+def test_big5_transcript_csv_is_read(tmp_path: Path) -> None:
+    text = (
+        "call_id,borrower_id,agent_id,started_at,speaker,text\n"
+        "c1,b1,a1,2025-03-03T10:15:00+08:00,agent,您好，我是和信金融的小周\n"
+        "c1,b1,a1,2025-03-03T10:15:00+08:00,borrower,請問有什麼事\n"
+    )
+    calls, turns = read_transcript_bytes(text.encode("big5"), "calls.csv")
+    assert list(turns["text"])[1] == "請問有什麼事"
+    assert list(calls["call_id"]) == ["c1"]
