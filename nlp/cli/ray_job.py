@@ -289,27 +289,34 @@ def run_job(
                 min_rows_per_file=batch_rows * ROWS_PER_FILE_BATCHES,
                 ray_remote_args={"max_retries": RETRIES},
             )
-        n_out = count_rows(out_fs, out_path)
-        if n_out != n_in:
-            raise UsageError(
-                f"输出 {n_out:,} 行，输入 {n_in:,} 行：行数不一致，请检查 {out_target} 后重跑"
-            )
-        import pyarrow.dataset as pads
-
-        out_ds = pads.dataset(out_path, filesystem=out_fs, format="parquet")
-        labels = out_ds.to_table(columns=["sentiment", "model"]).to_pandas()
-        return {
-            "rows": n_out,
-            "files": len(out_ds.files),
-            "workers": workers,
-            "seconds": time.perf_counter() - t0,
-            "model": str(labels["model"].iloc[0]),
-            "counts": labels["sentiment"].value_counts().to_dict(),
-            "out": out_target,
-        }
+        return _summary(out_fs, out_path, out_target, n_in, workers, time.perf_counter() - t0)
     finally:
         if started:
             ray.shutdown()
+
+
+def _summary(
+    out_fs: Any, out_path: str, out_target: str, n_in: int, workers: int, seconds: float
+) -> dict[str, Any]:
+    """Count what was written (it must equal the input rows) and summarise the labels."""
+    import pyarrow.dataset as pads
+
+    n_out = count_rows(out_fs, out_path)
+    if n_out != n_in:
+        raise UsageError(
+            f"输出 {n_out:,} 行，输入 {n_in:,} 行：行数不一致，请检查 {out_target} 后重跑"
+        )
+    out_ds = pads.dataset(out_path, filesystem=out_fs, format="parquet")
+    labels = out_ds.to_table(columns=["sentiment", "model"]).to_pandas()
+    return {
+        "rows": n_out,
+        "files": len(out_ds.files),
+        "workers": workers,
+        "seconds": seconds,
+        "model": str(labels["model"].iloc[0]),
+        "counts": labels["sentiment"].value_counts().to_dict(),
+        "out": out_target,
+    }
 
 
 def _arrow_schema(schema) -> pa.Schema:

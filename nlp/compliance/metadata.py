@@ -109,26 +109,34 @@ def _off_hours(
 def _over_frequency(frame: pd.DataFrame, profile: Profile, flag: Flag) -> None:
     counted = frame[frame["connected"]] if profile.count_only_connected else frame
     kind = "已接通" if profile.count_only_connected else ""
-    if profile.max_calls_per_day:
-        for (borrower, day), group in counted.groupby(["borrower_id", "day"], sort=False):
-            for n, call_id in enumerate(group["call_id"], start=1):
-                if n > profile.max_calls_per_day:
-                    flag(
-                        call_id,
-                        f"借款人 {borrower} 在 {day} 的第 {n} 通{kind}电话"
-                        f"（每日上限 {profile.max_calls_per_day}）",
-                    )
+    cap = profile.max_calls_per_day
+    if cap:
+        _per_day(
+            counted,
+            cap,
+            flag,
+            lambda b, d, n: f"借款人 {b} 在 {d} 的第 {n} 通{kind}电话（每日上限 {cap}）",
+        )
     if profile.max_calls_rolling:
         _rolling(counted, profile, kind, flag)
-    if profile.max_attempts_per_day:
-        for (borrower, day), group in frame.groupby(["borrower_id", "day"], sort=False):
-            for n, call_id in enumerate(group["call_id"], start=1):
-                if n > profile.max_attempts_per_day:
-                    flag(
-                        call_id,
-                        f"借款人 {borrower} 在 {day} 的第 {n} 次拨打"
-                        f"（每日拨打上限 {profile.max_attempts_per_day}）",
-                    )
+    attempts = profile.max_attempts_per_day
+    if attempts:
+        _per_day(
+            frame,
+            attempts,
+            flag,
+            lambda b, d, n: f"借款人 {b} 在 {d} 的第 {n} 次拨打（每日拨打上限 {attempts}）",
+        )
+
+
+def _per_day(
+    frame: pd.DataFrame, cap: int, flag: Flag, span: Callable[[str, Any, int], str]
+) -> None:
+    """Flag every call beyond ``cap`` per borrower and local day."""
+    for (borrower, day), group in frame.groupby(["borrower_id", "day"], sort=False):
+        for n, call_id in enumerate(group["call_id"], start=1):
+            if n > cap:
+                flag(call_id, span(borrower, day, n))
 
 
 def _rolling(counted: pd.DataFrame, profile: Profile, kind: str, flag: Flag) -> None:
