@@ -6,32 +6,45 @@ listed cannot be opened by URL either. The data layer checks the role again (``d
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 st.set_page_config(page_title="借款人之声", page_icon="🗣️", layout="wide")
 
+from data.access import may_open  # noqa: E402
 from pages import _session as session  # noqa: E402  (set_page_config must run first)
 
-# section, page file, title, icon, the permission that shows it (data.auth.PERMISSIONS)
+# section, page file, title, icon, the permission that shows it (data.auth.PERMISSIONS; a
+# researcher also gets 通话质检 for the calls they uploaded: data.access.OWN_UPLOADS_ONLY)
 PAGES = [
     ("管理看板", "pages/overview.py", "总览", "📊", "view_dashboard"),
     ("质检", "pages/complaints.py", "投诉复核", "🧾", "review"),
     ("质检", "pages/calls.py", "通话质检", "📞", "view_calls"),
     ("研究", "pages/upload.py", "数据上传", "📤", "upload"),
     ("研究", "pages/model.py", "模型评估", "🧪", "evaluate_model"),
-    ("管理员", "pages/admin.py", "用户与设置", "🛡️", "manage_users"),
-    ("管理员", "pages/audit.py", "审计日志", "📜", "view_audit"),
+    ("系统管理", "pages/admin.py", "用户与设置", "🛡️", "manage_users"),
+    ("系统管理", "pages/audit.py", "审计日志", "📜", "view_audit"),
 ]
 
+session.ensure_store()
 actor = session.session_actor()
 if actor is None:
     session.ensure_admin_account()
-    st.navigation([st.Page("pages/login.py", title="登录", icon="🔐")], position="hidden").run()
+    # The login form answers at every page's address: after logging in, the rerun lands on the
+    # page the visitor asked for (a deep link such as /calls), not on the default page.
+    from pages.login import show as login_form
+
+    login_pages = [st.Page(login_form, title="登录", icon="🔐", default=True)] + [
+        st.Page(login_form, title="登录", icon="🔐", url_path=Path(path).stem)
+        for _, path, *_ in PAGES
+    ]
+    st.navigation(login_pages, position="hidden").run()
 else:
     session.ensure_data()
     sections: dict[str, list] = {}
     for section, path, title, icon, permission in PAGES:
-        if actor.can(permission):
+        if may_open(actor, permission):
             sections.setdefault(section, []).append(
                 st.Page(path, title=title, icon=icon, default=not sections)
             )

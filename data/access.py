@@ -9,13 +9,15 @@ audit entry each time.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pandas as pd
 
-from data import ingest, queries, reviews
+from data import call_queries, ingest, queries, reviews
 from data.auth import Actor
 from data.pii import mask_series
+from data.settings import format_display_time, settings
 from data.store import Store
 
 #: audit action -> Chinese name (``review:<action>`` entries are named from reviews.ACTIONS)
@@ -36,6 +38,43 @@ AUDIT_ACTIONS = {
 }
 
 
+#: page permission -> the permission that opens the same page for one's own uploads only
+#: (a researcher checks the calls they uploaded on 通话质检: masked, read-only)
+OWN_UPLOADS_ONLY = {"view_calls": "upload"}
+
+
+# --------------------------------------------------------------------------- pages
+def may_open(actor: Actor, permission: str) -> bool:
+    """Whether the actor may open a page guarded by ``permission``: with the permission itself,
+    or limited to their own uploads (``OWN_UPLOADS_ONLY``)."""
+    own = OWN_UPLOADS_ONLY.get(permission)
+    return actor.can(permission) or (own is not None and actor.can(own))
+
+
+def own_uploads_only(actor: Actor, permission: str) -> bool:
+    """True when the actor sees a ``permission`` page only for the batches they uploaded."""
+    return not actor.can(permission) and may_open(actor, permission)
+
+
+def calls_filters(store: Store, actor: Actor, f: queries.Filters) -> queries.Filters | None:
+    """The filters every call query of this actor runs with.
+
+    ``view_calls`` (manager, qa, admin): ``f`` as it is. A researcher (``upload``): ``f``
+    limited to the call batches they uploaded themselves, or None when that leaves none (so an
+    empty batch filter never widens to every call). Text stays masked either way: only
+    ``reveal_pii`` reaches the original.
+    """
+    if actor.can("view_calls"):
+        return f
+    actor.require("upload")
+    own = store.query(
+        "SELECT batch_id FROM batches WHERE kind = 'calls' AND uploaded_by = ? ORDER BY 1",
+        [actor.user],
+    )["batch_id"].tolist()
+    batches = tuple(b for b in own if not f.batches or b in f.batches)
+    return replace(f, batches=batches) if batches else None
+
+
 # --------------------------------------------------------------------------- unmasked reads
 def reveal_response(store: Store, actor: Actor, response_id: str) -> str:
     """The original text of one survey answer (``reveal_pii``; audited as ``unmask``)."""
@@ -50,7 +89,7 @@ def reveal_response(store: Store, actor: Actor, response_id: str) -> str:
 def reveal_call_turns(store: Store, actor: Actor, call_id: str) -> pd.DataFrame:
     """A call's turns with the original text (``reveal_pii``; audited as ``unmask``)."""
     actor.require("reveal_pii")
-    turns = queries._call_turns_unmasked(store, call_id)
+    turns = call_queries.call_turns_unmasked(store, call_id)
     store.audit(actor.user, "unmask", call_id, {"kind": "call", "turns": len(turns)})
     return turns
 
@@ -117,29 +156,20 @@ def log_export(store: Store, actor: Actor, name: str, fmt: str, rows: int) -> No
 
 
 # --------------------------------------------------------------------------- the audit log
-def audit_log(
-    store: Store,
-    actor: Actor,
-    *,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    users: tuple[str, ...] = (),
-    actions: tuple[str, ...] = (),
-    search: str | None = None,
-    limit: int = 5000,
-) -> pd.DataFrame:
-    """Audit entries, newest first: ts, actor, action, target, detail (``view_audit``).
-
-    ``actions`` may name a prefix ending in ``:*`` (``review:*``: every review action).
-    """
-    actor.require("view_audit")
+def _audit_sql(
+    date_from: date | None,
+    date_to: date | None,
+    users: tuple[str, ...],
+    actions: tuple[str, ...],
+    search: str | None,
+) -> tuple[str, list]:
     where, params = ["TRUE"], []
     if date_from:
         where.append("ts >= ?")
-        params.append(pd.Timestamp(date_from, tz="UTC"))
+        params.append(pd.Timestamp(date_from, tz=settings().display_tz))
     if date_to:
         where.append("ts < ?")
-        params.append(pd.Timestamp(date_to + timedelta(days=1), tz="UTC"))
+        params.append(pd.Timestamp(date_to + timedelta(days=1), tz=settings().display_tz))
     if users:
         where.append("actor IN (SELECT UNNEST(?::VARCHAR[]))")
         params.append(list(users))
@@ -155,11 +185,52 @@ def audit_log(
     if search and search.strip():
         where.append("(target ILIKE ? OR CAST(detail AS VARCHAR) ILIKE ? OR actor ILIKE ?)")
         params += [f"%{search.strip()}%"] * 3
-    return store.query(
-        f"""SELECT ts, actor, action, target, CAST(detail AS VARCHAR) AS detail FROM audit_log
-            WHERE {" AND ".join(where)} ORDER BY ts DESC LIMIT {int(limit)}""",
-        params,
-    )
+    sql = f"""SELECT ts, actor, action, target, CAST(detail AS VARCHAR) AS detail FROM audit_log
+              WHERE {" AND ".join(where)}"""
+    return sql, params
+
+
+_AUDIT_ORDER = "ts DESC, actor, action, target"
+
+
+def audit_log(
+    store: Store,
+    actor: Actor,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    users: tuple[str, ...] = (),
+    actions: tuple[str, ...] = (),
+    search: str | None = None,
+    limit: int = 5000,
+) -> pd.DataFrame:
+    """The newest ``limit`` audit entries: ts, actor, action, target, detail (``view_audit``).
+
+    ``actions`` may name a prefix ending in ``:*`` (``review:*``: every review action).
+    For a table with the true number of entries, use :func:`audit_page`.
+    """
+    actor.require("view_audit")
+    sql, params = _audit_sql(date_from, date_to, users, actions, search)
+    return store.query(f"SELECT * FROM ({sql}) ORDER BY {_AUDIT_ORDER} LIMIT {int(limit)}", params)
+
+
+def audit_page(
+    store: Store,
+    actor: Actor,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    users: tuple[str, ...] = (),
+    actions: tuple[str, ...] = (),
+    search: str | None = None,
+    offset: int = 0,
+    limit: int = queries.PAGE_SIZE,
+) -> queries.Page:
+    """One page of audit entries, newest first, with the true number that match (the
+    filters of :func:`audit_log`; ``view_audit``)."""
+    actor.require("view_audit")
+    sql, params = _audit_sql(date_from, date_to, users, actions, search)
+    return queries.paged(store, sql, params, _AUDIT_ORDER, offset, limit)
 
 
 def audit_facets(store: Store, actor: Actor) -> dict[str, list[str]]:
@@ -175,9 +246,7 @@ def audit_for_display(df: pd.DataFrame) -> pd.DataFrame:
     """Audit entries with Chinese column names and action names."""
     return pd.DataFrame(
         {
-            "时间": pd.to_datetime(df["ts"])
-            .dt.tz_convert("Asia/Shanghai")
-            .dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "时间": format_display_time(df["ts"], "%Y-%m-%d %H:%M:%S"),
             "用户": df["actor"],
             "操作": df["action"].map(lambda a: AUDIT_ACTIONS.get(a, a)),
             "对象": df["target"].fillna(""),

@@ -40,7 +40,7 @@ import yaml
 from data.store import Store, now
 
 #: role -> Chinese name
-ROLES = {"manager": "管理者", "researcher": "研究员", "qa": "质检员", "admin": "管理员"}
+ROLES = {"manager": "业务主管", "researcher": "研究员", "qa": "质检员", "admin": "系统管理员"}
 
 #: permission -> Chinese description
 PERMISSION_NAMES = {
@@ -205,7 +205,7 @@ def _save_users(path: Path, users: dict[str, User]) -> None:
     }
     text = (
         "# Borrower Voice users: roles and bcrypt password hashes. Keep out of git.\n"
-        "# Manage in the app (管理员 → 用户) or with `python -m data.auth`.\n"
+        "# Manage in the app (系统管理 → 用户与设置) or with `python -m data.auth`.\n"
         + yaml.safe_dump(data, allow_unicode=True, sort_keys=True)
     )
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".auth-", suffix=".yaml")
@@ -367,7 +367,7 @@ def set_role(store: Store, path: Path, actor: Actor, username: str, role: str) -
         if old == role:
             return
         if old == "admin" and sum(u.role == "admin" for u in users.values()) == 1:
-            raise AuthError("至少要保留一个管理员")
+            raise AuthError("至少要保留一个系统管理员")
         users[username] = replace(users[username], role=role)
         _save_users(path, users)
     store.audit(actor.user, "role_change", username, {"from": old, "to": role})
@@ -400,6 +400,10 @@ def reset_password(store: Store, path: Path, actor: Actor, username: str) -> str
             users[username], password_hash=hash_password(secret), must_change=True
         )
         _save_users(path, users)
+    if isinstance(store, Store):  # not a queued audit (the CLI while the app runs)
+        from data import sessions
+
+        sessions.revoke_user(store, username, "password_reset")
     store.audit(actor.user, "password_reset", username)
     return secret
 
@@ -410,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from data.settings import settings
-    from data.store import StoreError, open_store
+    from data.store import StoreBusy, StoreError, open_store
 
     p = argparse.ArgumentParser(prog="python -m data.auth", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -426,12 +430,11 @@ def main(argv: list[str] | None = None) -> int:
     cli = Actor("cli", "admin")  # whoever can run this can edit the file anyway
     try:
         store = open_store()
-    except StoreError:  # the running app holds the database: the change itself still works
-        print(
-            "warning: database busy (is the app running?); this change is not in the audit log",
-            file=sys.stderr,
-        )
-        store = open_store(":memory:")
+    except StoreBusy as busy:  # the running app holds it: the change itself still works
+        store = _queued_audit(busy, cfg)
+    except StoreError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
     try:
         if args.cmd == "add-user":
             print(f"{args.name}: {add_user(store, cfg.auth_file, cli, args.name, args.role)}")
@@ -447,6 +450,26 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     return 0
+
+
+def _queued_audit(busy, cfg):
+    """While the app holds the database: the user file is changed anyway and the audit entry
+    goes to the app's inbox (written by the app, with this moment's time). One line says so."""
+    from data.inbox import QueuedAudit
+    from data.store import open_store
+
+    box = cfg.inbox_for()
+    if box is None:
+        print(
+            f"提示：{busy.message('修改照常生效，但收件箱已关闭（BV_INBOX=off），不会记入审计日志')}",
+            file=sys.stderr,
+        )
+        return open_store(":memory:")
+    print(
+        f"提示：{busy.message('修改照常生效，审计记录已放入收件箱，由应用写入审计日志')}",
+        file=sys.stderr,
+    )
+    return QueuedAudit(box, cfg.db_path.resolve())
 
 
 if __name__ == "__main__":

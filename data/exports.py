@@ -12,13 +12,17 @@ import pandas as pd
 
 from data.ingest import neutralise_formula
 from data.pii import mask_series
+from data.settings import to_display_time
 
 
 def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Personal data in text cells masked; text starting with = + - @ gets a leading quote."""
+    """Personal data in text cells masked; text starting with = + - @ gets a leading quote;
+    times in the display time zone (``BV_DISPLAY_TZ``)."""
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = to_display_time(out[col])
+        elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = mask_series(out[col]).map(neutralise_formula)
     return out
 
@@ -29,6 +33,7 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def to_xlsx_bytes(df: pd.DataFrame) -> bytes:
+    """An Excel sheet; times as display-time-zone wall clock (Excel has no time zones)."""
     buf = io.BytesIO()
     frame = safe_frame(df)
     for col in frame.columns:

@@ -12,7 +12,8 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from data.reader import (
     one_line,
     read_table,
 )
+from data.settings import placeholder_key, placeholder_keys, settings
 from data.store import Store, now
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "store_calls_batch",
     "store_checked_survey",
     "store_survey_batch",
+    "stored_duplicates",
     "validate_survey",
 ]
 
@@ -117,11 +120,19 @@ class IngestResult:
     warnings: list[Problem] = field(default_factory=list)
     model_id: str | None = None
     seconds: float = 0.0
+    skipped_duplicates: int = 0
+    kept_duplicates: int = 0
 
     def summary(self) -> str:
         if self.duplicate:
             return f"该文件已导入过（批次 {self.batch_id}），未重复存储。"
-        return f"已导入 {self.rows:,} 条{'问卷回答' if self.kind == 'survey' else '通话'}，批次 {self.batch_id}。"
+        skipped = f"{self.skipped_duplicates:,} 行已存在，已跳过" if self.skipped_duplicates else ""
+        if self.batch_id is None:
+            return f"{skipped}；没有新的行需要导入。"
+        done = f"已导入 {self.rows:,} 条{'问卷回答' if self.kind == 'survey' else '通话'}，批次 {self.batch_id}"
+        if self.kept_duplicates:
+            done += f"（其中 {self.kept_duplicates:,} 行与已有数据重复，按要求仍导入）"
+        return f"{done}；{skipped}。" if skipped else f"{done}。"
 
 
 # --------------------------------------------------------------------------- mapping
@@ -211,9 +222,15 @@ def clean_text(value) -> str:
 
 
 def validate_survey(
-    df: pd.DataFrame, mapping: dict[str, str], max_text_chars: int = 200_000
+    df: pd.DataFrame,
+    mapping: dict[str, str],
+    max_text_chars: int = 200_000,
+    empty_answers: Iterable[str] | None = None,
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Map and validate survey rows. Returns the clean frame and all problems found.
+
+    Answers that are only a survey tool's placeholder (「(空)」「N/A」「-」…: ``empty_answers``,
+    default ``BV_EMPTY_ANSWERS``) count as empty: skipped, and named in one warning.
 
     Errors reject the file; warnings (e.g. empty answers skipped) do not.
     """
@@ -239,6 +256,9 @@ def validate_survey(
     empty = text.isna() | (text.str.len() == 0)
     for i in df.index[empty]:
         problems.append(Problem(int(line[i]), mapping["text"], "回答为空，已跳过", "warning"))
+    placeholder, note = _placeholders(text, line, mapping["text"], empty_answers)
+    problems += [note] if note else []
+    empty = empty | placeholder
     too_long = text.str.len() > max_text_chars
     for i in df.index[too_long.fillna(False)]:
         problems.append(
@@ -279,6 +299,92 @@ def validate_survey(
     return out, problems
 
 
+# --------------------------------------------------------------------------- duplicates
+_META_KEY = ("product", "region", "channel")
+
+
+def _dedup_text(value) -> str:
+    """Text as compared for duplicates: NFKC (full/half width alike), no whitespace, casefolded."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return "".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()
+
+
+def _present(values: pd.Series) -> pd.Series:
+    """Cells with a non-empty value, as stripped strings (others: "")."""
+    return values.map(lambda v: "" if v is None or pd.isna(v) else str(v).strip())
+
+
+def _seen_before(new_keys: pd.Series, stored_keys: pd.Series) -> pd.Series:
+    """True for each new key that a stored row already holds, one stored row per new row:
+    two stored copies mark the first two new copies, a third new copy is new."""
+    stored = stored_keys.value_counts()
+    rank = new_keys.groupby(new_keys).cumcount()
+    return rank < new_keys.map(stored).fillna(0)
+
+
+def stored_duplicates(store: Store, clean: pd.DataFrame) -> pd.Series:
+    """Which validated survey rows are already stored (a bool per row of ``clean``).
+
+    A row repeats a stored response when its respondent id matches one (rows that carry an
+    id), else when its text (NFKC, whitespace and case ignored), submitted date, product,
+    region and channel match one. Each stored row matches one new row, and the rows of
+    ``clean`` are not compared with each other: a file's own repeated rows are stored as
+    before.
+    """
+    dup = pd.Series(False, index=clean.index)
+    if clean.empty:
+        return dup
+    ids = _present(clean.get("respondent_id", pd.Series(None, index=clean.index, dtype=object)))
+    by_id = ids != ""
+    if by_id.any():
+        stored_ids = store.query(
+            "SELECT trim(respondent_id) AS id FROM responses "
+            "WHERE trim(respondent_id) IN (SELECT UNNEST(?::VARCHAR[]))",
+            [sorted(set(ids[by_id]))],
+        )["id"]
+        dup[by_id] = _seen_before(ids[by_id], stored_ids)
+    rest = clean[~by_id]
+    if rest.empty:
+        return dup
+    days = _days(rest["submitted_at"])
+    stored = store.query(
+        "SELECT text, strftime(submitted_at, '%Y-%m-%d') AS day, product, region, channel "
+        "FROM responses WHERE strftime(submitted_at, '%Y-%m-%d') IN "
+        "(SELECT UNNEST(?::VARCHAR[])) OR (submitted_at IS NULL AND ?)",
+        [sorted(set(days) - {""}), bool((days == "").any())],
+    )
+    if not stored.empty:
+        stored["day"] = stored["day"].fillna("")
+        dup[rest.index] = _seen_before(_row_keys(rest, days), _row_keys(stored, stored["day"]))
+    return dup
+
+
+def _days(values: pd.Series) -> pd.Series:
+    """Dates as YYYY-MM-DD ("" when missing)."""
+    return pd.to_datetime(values).dt.strftime("%Y-%m-%d").fillna("")
+
+
+def _row_keys(frame: pd.DataFrame, days: pd.Series) -> pd.Series:
+    """Text + date + product/region/channel of each row, as one comparable string."""
+    parts = [frame["text"].map(_dedup_text), days, *(_present(frame[c]) for c in _META_KEY)]
+    return pd.Series(["\x1f".join(row) for row in zip(*parts, strict=True)], index=frame.index)
+
+
+def _placeholders(text, line, column, empty_answers) -> tuple[pd.Series, Problem | None]:
+    """Answers that are only a placeholder (``BV_EMPTY_ANSWERS``), and one warning naming them."""
+    keys = placeholder_keys(settings().empty_answers if empty_answers is None else empty_answers)
+    hit = text.map(lambda v: isinstance(v, str) and placeholder_key(v) in keys).astype(bool)
+    names: dict[str, str] = {}  # the first spelling of each placeholder found
+    for v in text[hit]:
+        names.setdefault(placeholder_key(v), v.strip())
+    rows = [str(int(line[i])) for i in text.index[hit]]
+    more = f" 等 {len(rows):,} 行" if len(rows) > 20 else " 行"
+    why = f"{len(rows):,} 行为占位符（{'、'.join(names.values())}），按空回答跳过"
+    note = Problem(None, column, f"{why}：第 {'、'.join(rows[:20])}{more}", "warning")
+    return hit, note if rows else None
+
+
 Progress = Callable[[int, int], None]
 
 
@@ -309,8 +415,13 @@ def ingest_survey_bytes(
     model: str | None = None,
     progress: Progress | None = None,
     max_rows: int | None = None,
+    keep_duplicates: bool = False,
 ) -> IngestResult:
-    """Read, validate, score and store a survey file. Raises IngestError on any error."""
+    """Read, validate, score and store a survey file. Raises IngestError on any error.
+
+    Rows already stored (:func:`stored_duplicates`) are skipped and counted in the result,
+    unless ``keep_duplicates``.
+    """
     sha = sha256_bytes(raw)
     existing = find_batch(store, sha, "survey")
     if existing:
@@ -336,6 +447,7 @@ def ingest_survey_bytes(
         uploaded_by=uploaded_by,
         model=model,
         progress=progress,
+        keep_duplicates=keep_duplicates,
     )
 
 
@@ -349,6 +461,7 @@ def store_checked_survey(
     uploaded_by: str = "cli",
     model: str | None = None,
     progress: Progress | None = None,
+    keep_duplicates: bool = False,
 ) -> IngestResult:
     """Score and store rows that :func:`validate_survey` already passed (the upload page reads
     and validates a file once for its preview, then hands the clean rows here).
@@ -357,6 +470,11 @@ def store_checked_survey(
         clean: the validated rows; any error in them must have been reported already.
         warnings: the validation warnings, passed through to the result.
         sha: sha256 of the file's bytes (an identical file is not stored twice).
+        keep_duplicates: store rows that repeat a stored response too
+            (:func:`stored_duplicates`); by default they are skipped and counted.
+
+    Returns:
+        The result; ``batch_id`` is None when every row was a skipped duplicate.
     """
     from nlp.pipeline import score_frame
 
@@ -366,6 +484,14 @@ def store_checked_survey(
         return IngestResult(existing, "survey", 0, duplicate=True)
     if clean.empty:
         raise IngestError("没有可导入的非空回答")
+    repeats = stored_duplicates(store, clean)
+    n_repeats = int(repeats.sum())
+    if not keep_duplicates and n_repeats:
+        clean = clean[~repeats]
+        if clean.empty:
+            return IngestResult(
+                None, "survey", 0, warnings=list(warnings), skipped_duplicates=n_repeats
+            )
     rows = clean.reset_index(drop=True)
     scored = score_frame(rows, "text", model, progress)
     batch_id = store_survey_batch(
@@ -378,6 +504,8 @@ def store_checked_survey(
         warnings=list(warnings),
         model_id=str(scored["model"].iloc[0]),
         seconds=time.time() - t0,
+        skipped_duplicates=0 if keep_duplicates else n_repeats,
+        kept_duplicates=n_repeats if keep_duplicates else 0,
     )
 
 

@@ -10,39 +10,40 @@ card numbers, e-mails, names). The original text is only reachable through
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date
 
 import pandas as pd
 
-from data.pii import mask_pii, mask_series
+from data.call_queries import (
+    NO_VIOLATION,
+    agent_scorecard,
+    call_turns,
+    calls_page,
+    calls_sql,
+    calls_table,
+    plan_outcomes,
+    violation_outcomes,
+)
+from data.paging import PAGE_SIZE, Page, first_rows, paged
+from data.query_base import Filters, call_filters, masked, where_clause
+from data.settings import to_display_time
 from data.store import Store
 
-
-@dataclass(frozen=True)
-class Filters:
-    """Sidebar filters shared by every page. Empty tuples mean "all"."""
-
-    date_from: date | None = None
-    date_to: date | None = None
-    products: tuple[str, ...] = ()
-    regions: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()
-    buckets: tuple[str, ...] = ()
-    batches: tuple[str, ...] = ()
-    use_reviews: bool = True
-    extra: tuple[tuple[str, str], ...] = field(default=())
-
-    def previous_period(self) -> Filters | None:
-        """The same-length period just before this one (for KPI deltas)."""
-        if not (self.date_from and self.date_to):
-            return None
-        days = (self.date_to - self.date_from).days + 1
-        return replace(
-            self,
-            date_from=self.date_from - timedelta(days=days),
-            date_to=self.date_from - timedelta(days=1),
-        )
+__all__ = [
+    "NO_VIOLATION",
+    "PAGE_SIZE",
+    "Filters",
+    "Page",
+    "agent_scorecard",
+    "call_turns",
+    "calls_page",
+    "calls_sql",
+    "calls_table",
+    "paged",
+    "plan_outcomes",
+    "violation_outcomes",
+]
 
 
 _LATEST_REVIEW = """
@@ -55,30 +56,9 @@ _LATEST_REVIEW = """
 """
 
 
-def _where(f: Filters, alias: str = "r", date_col: str = "submitted_at") -> tuple[str, list]:
-    clauses, params = ["TRUE"], []
-    if f.date_from:
-        clauses.append(f"{alias}.{date_col} >= ?")
-        params.append(pd.Timestamp(f.date_from))
-    if f.date_to:
-        clauses.append(f"{alias}.{date_col} < ?")
-        params.append(pd.Timestamp(f.date_to) + pd.Timedelta(days=1))
-    for col, values in (
-        ("product", f.products),
-        ("region", f.regions),
-        ("channel", f.channels),
-        ("overdue_bucket", f.buckets),
-        ("batch_id", f.batches),
-    ):
-        if values:
-            clauses.append(f"{alias}.{col} IN (SELECT UNNEST(?::VARCHAR[]))")
-            params.append(list(values))
-    return " AND ".join(clauses), params
-
-
 def responses_sql(f: Filters) -> tuple[str, list]:
     """SQL for scored responses with the review override applied, and its parameters."""
-    where, params = _where(f)
+    where, params = where_clause(f)
     sentiment = "COALESCE(rv.sentiment, s.sentiment)" if f.use_reviews else "s.sentiment"
     complaint = (
         ("COALESCE(rv.complaint, s.complaint) AND coalesce(rv.last_action, '') <> 'false_positive'")
@@ -124,15 +104,11 @@ def kpis(store: Store, f: Filters) -> dict:
     previous = one(prev_f) if prev_f else None
     if previous is not None and not previous["n"]:
         previous = None  # no data before: no change to show
-    calls_where, calls_params = _where(_call_filters(f), "c", "started_at")
+    calls_where, calls_params = where_clause(call_filters(f), "c", "started_at")
     current["calls"] = float(
         store.scalar(f"SELECT count(*) FROM calls c WHERE {calls_where}", calls_params) or 0
     )
     return {"current": current, "previous": previous}
-
-
-def _call_filters(f: Filters) -> Filters:
-    return replace(f, regions=(), channels=())
 
 
 def sentiment_by_tactic(store: Store, f: Filters) -> pd.DataFrame:
@@ -148,14 +124,17 @@ def sentiment_by_tactic(store: Store, f: Filters) -> pd.DataFrame:
 
 
 def trend(store: Store, f: Filters, freq: str = "month") -> pd.DataFrame:
-    """period, n, negative_share, complaint_rate, positive_share."""
+    """period, n, negative_share, complaint_rate, positive_share, and the counts behind the
+    rates: negatives, complaints (both out of n)."""
     unit = "week" if freq == "week" else "month"
     sql, params = responses_sql(f)
     return store.query(
         f"""SELECT date_trunc('{unit}', submitted_at)::DATE AS period, count(*) AS n,
                    avg((sentiment = 'negative')::INT) AS negative_share,
                    avg((sentiment = 'positive')::INT) AS positive_share,
-                   avg(complaint::INT) AS complaint_rate
+                   avg(complaint::INT) AS complaint_rate,
+                   count_if(sentiment = 'negative')::BIGINT AS negatives,
+                   count_if(complaint)::BIGINT AS complaints
             FROM ({sql}) GROUP BY 1 ORDER BY 1""",
         params,
     )
@@ -206,22 +185,19 @@ def csat_by_tactic(store: Store, f: Filters) -> pd.DataFrame:
     )
 
 
-def records(
-    store: Store,
+def _records_sql(
     f: Filters,
-    *,
-    tactic: str | None = None,
-    polarity: str | None = None,
-    sentiment: str | None = None,
-    period: date | None = None,
-    freq: str = "month",
-    dim: str | None = None,
-    value: str | None = None,
-    complaint_only: bool = False,
-    search: str | None = None,
-    limit: int = 500,
-) -> pd.DataFrame:
-    """The responses behind a chart element (drill-down), newest first."""
+    tactic: str | None,
+    polarity: str | None,
+    sentiment: str | None,
+    period: date | None,
+    freq: str,
+    dim: str | None,
+    value: str | None,
+    complaint_only: bool,
+    search: str | None,
+) -> tuple[str, list]:
+    """SQL for the responses behind a chart element, unordered, and its parameters."""
     sql, params = responses_sql(f)
     where, extra = ["TRUE"], []
     if tactic:
@@ -247,34 +223,58 @@ def records(
     if search:
         where.append("r.text ILIKE ?")
         extra.append(f"%{search}%")
-    return _masked(
-        store.query(
-            f"SELECT * FROM ({sql}) r WHERE {' AND '.join(where)} "
-            f"ORDER BY submitted_at DESC, response_id LIMIT {int(limit)}",
-            params + extra,
-        )
+    return f"SELECT * FROM ({sql}) r WHERE {' AND '.join(where)}", params + extra
+
+
+_RECORDS_ORDER = "submitted_at DESC, response_id"
+
+
+def records(
+    store: Store,
+    f: Filters,
+    *,
+    tactic: str | None = None,
+    polarity: str | None = None,
+    sentiment: str | None = None,
+    period: date | None = None,
+    freq: str = "month",
+    dim: str | None = None,
+    value: str | None = None,
+    complaint_only: bool = False,
+    search: str | None = None,
+    limit: int = 500,
+) -> pd.DataFrame:
+    """The newest ``limit`` responses behind a chart element (drill-down); for a table that
+    shows how many there are in all, use :func:`records_page`."""
+    sql, params = _records_sql(
+        f, tactic, polarity, sentiment, period, freq, dim, value, complaint_only, search
     )
+    return masked(first_rows(store, sql, params, _RECORDS_ORDER, limit))
 
 
-def _masked(df: pd.DataFrame, column: str = "text") -> pd.DataFrame:
-    """``df`` with personal data in ``column`` masked (the read path for display and export)."""
-    if not df.empty and column in df.columns:
-        df[column] = mask_series(df[column])
-    return df
-
-
-def _masked_evidence(value):
-    """Call evidence JSON with the quoted spans and explanations masked."""
-    import json
-
-    if not isinstance(value, str) or not value:
-        return value
-    items = json.loads(value)
-    for e in items if isinstance(items, list) else []:
-        for key in ("span", "explanation"):
-            if isinstance(e.get(key), str):
-                e[key] = mask_pii(e[key])
-    return json.dumps(items, ensure_ascii=False)
+def records_page(
+    store: Store,
+    f: Filters,
+    *,
+    tactic: str | None = None,
+    polarity: str | None = None,
+    sentiment: str | None = None,
+    period: date | None = None,
+    freq: str = "month",
+    dim: str | None = None,
+    value: str | None = None,
+    complaint_only: bool = False,
+    search: str | None = None,
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """One page of the responses behind a chart element, newest first, with their true total
+    (the arguments of :func:`records`)."""
+    sql, params = _records_sql(
+        f, tactic, polarity, sentiment, period, freq, dim, value, complaint_only, search
+    )
+    page = paged(store, sql, params, _RECORDS_ORDER, offset, limit)
+    return replace(page, rows=masked(page.rows))
 
 
 def filter_options(store: Store) -> dict[str, list[str]]:
@@ -301,131 +301,23 @@ def has_batches(store: Store) -> bool:
 
 
 def list_batches(store: Store) -> pd.DataFrame:
-    """Upload batches, newest first."""
-    return store.query(
+    """Upload batches, newest first; ``uploaded_at`` in the display time zone."""
+    out = store.query(
         """SELECT batch_id, file_name, kind, row_count, uploaded_by, uploaded_at, status,
                   is_demo, model_id FROM batches ORDER BY uploaded_at DESC"""
     )
-
-
-# --------------------------------------------------------------------------- calls
-def calls_sql(f: Filters) -> tuple[str, list]:
-    where, params = _where(_call_filters(f), "c", "started_at")
-    sql = f"""
-        SELECT c.*, a.violations, a.evidence, a.borrower_sentiment_start,
-               a.borrower_sentiment_end, a.sentiment_change, a.agent_offered_plan,
-               a.promise_to_pay, len(a.violations) AS n_violations
-        FROM calls c LEFT JOIN call_analysis a USING (call_id)
-        WHERE {where}
-    """
-    return sql, params
-
-
-def calls_table(
-    store: Store,
-    f: Filters,
-    agent: str | None = None,
-    rule: str | None = None,
-    team: str | None = None,
-    limit: int = 2000,
-) -> pd.DataFrame:
-    sql, params = calls_sql(f)
-    where, extra = ["TRUE"], []
-    if agent:
-        where.append("agent_id = ?")
-        extra.append(agent)
-    if team:
-        where.append("team = ?")
-        extra.append(team)
-    if rule:
-        where.append("list_contains(violations, ?)")
-        extra.append(rule)
-    out = store.query(
-        f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)} "
-        f"ORDER BY started_at DESC LIMIT {int(limit)}",
-        params + extra,
-    )
-    if not out.empty:
-        out["evidence"] = out["evidence"].map(_masked_evidence)
+    out["uploaded_at"] = to_display_time(out["uploaded_at"])
     return out
 
 
-def plan_outcomes(store: Store, f: Filters) -> pd.DataFrame:
-    """Promise-to-pay rate and mean sentiment change with and without a plan offer."""
-    sql, params = calls_sql(f)
-    return store.query(
-        f"""SELECT agent_offered_plan, count(*) AS calls,
-                   avg(promise_to_pay::INT) AS promise_rate,
-                   avg(sentiment_change) AS sentiment_change
-            FROM ({sql}) WHERE agent_offered_plan IS NOT NULL GROUP BY 1 ORDER BY 1""",
-        params,
-    )
-
-
-def violation_outcomes(store: Store, f: Filters) -> pd.DataFrame:
-    """Per violation rule (harsh tactic): calls, promise-to-pay rate, sentiment change."""
-    sql, params = calls_sql(f)
-    return store.query(
-        f"""WITH c AS ({sql})
-            SELECT v.rule, count(*) AS calls, avg(promise_to_pay::INT) AS promise_rate,
-                   avg(sentiment_change) AS sentiment_change
-            FROM c CROSS JOIN UNNEST(violations) AS v(rule) GROUP BY 1
-            UNION ALL
-            SELECT '无违规' AS rule, count(*), avg(promise_to_pay::INT), avg(sentiment_change)
-            FROM c WHERE len(violations) = 0
-            ORDER BY calls DESC""",
-        params,
-    )
-
-
-def agent_scorecard(store: Store, f: Filters) -> pd.DataFrame:
-    """Per agent: conduct beside outcome (violations per 100 calls, mood change, plans, PTP)."""
-    sql, params = calls_sql(f)
-    return store.query(
-        f"""SELECT agent_id, any_value(agent_name) AS agent_name, any_value(team) AS team,
-                   count(*) AS calls,
-                   100.0 * sum(n_violations) / count(*) AS violations_per_100,
-                   avg(sentiment_change) AS sentiment_change,
-                   avg(agent_offered_plan::INT) AS plan_rate,
-                   avg(promise_to_pay::INT) AS promise_rate
-            FROM ({sql}) GROUP BY agent_id ORDER BY violations_per_100 DESC""",
-        params,
-    )
-
-
-def call_turns(store: Store, call_id: str) -> pd.DataFrame:
-    """A call's turns with their sentiment, text masked."""
-    return _masked(_call_turns_unmasked(store, call_id))
-
-
-def _call_turns_unmasked(store: Store, call_id: str) -> pd.DataFrame:
-    """Only for ``data.access.reveal_call_turns`` (it checks the role and writes the audit)."""
-    return store.query(
-        """SELECT t.turn_index, t.speaker, t.text, t.start_s, t.end_s, s.sentiment,
-                  s.sentiment_score
-           FROM turns t LEFT JOIN scores s
-             ON s.target_kind = 'turn' AND s.target_id = t.call_id || '#' || t.turn_index
-           WHERE t.call_id = ? ORDER BY t.turn_index""",
-        [call_id],
-    )
-
-
-def complaint_queue(
-    store: Store,
+def _complaints_sql(
     f: Filters,
-    *,
-    tactic: str | None = None,
-    emotion: str | None = None,
-    reason: str | None = None,
-    status: str | None = None,
-    search: str | None = None,
-    limit: int = 300,
-) -> pd.DataFrame:
-    """Complaint-flagged responses, most severe then newest first.
-
-    ``search`` matches the phrase as a substring, or all of its jieba tokens.
-    ``status``: "unreviewed" or a review action id.
-    """
+    tactic: str | None,
+    emotion: str | None,
+    reason: str | None,
+    status: str | None,
+    search: str | None,
+) -> tuple[str, list]:
     sql, params = responses_sql(replace(f, use_reviews=False))
     where, extra = ["r.model_complaint"], []
     if tactic:
@@ -452,21 +344,57 @@ def complaint_queue(
         token_sql = " AND ".join(["r.text ILIKE ?"] * len(tokens)) or "FALSE"
         where.append(f"(r.text ILIKE ? OR ({token_sql}))")
         extra += [f"%{search.strip()}%"] + [f"%{t}%" for t in tokens]
-    return _masked(
-        store.query(
-            f"""SELECT r.*, len(r.complaint_reasons)
-                   + 2 * list_has_any(r.complaint_reasons, ['threat', 'impersonation'])::INT
-                   AS severity
-            FROM ({sql}) r WHERE {" AND ".join(where)}
-            ORDER BY severity DESC, submitted_at DESC LIMIT {int(limit)}""",
-            params + extra,
-        )
-    )
+    sql = f"""SELECT r.*, len(r.complaint_reasons)
+                 + 2 * list_has_any(r.complaint_reasons, ['threat', 'impersonation'])::INT
+                 AS severity
+              FROM ({sql}) r WHERE {" AND ".join(where)}"""
+    return sql, params + extra
+
+
+_COMPLAINTS_ORDER = "severity DESC, submitted_at DESC, response_id"
+
+
+def complaint_queue(
+    store: Store,
+    f: Filters,
+    *,
+    tactic: str | None = None,
+    emotion: str | None = None,
+    reason: str | None = None,
+    status: str | None = None,
+    search: str | None = None,
+    limit: int = 300,
+) -> pd.DataFrame:
+    """The first ``limit`` complaint-flagged responses, most severe then newest first.
+
+    ``search`` matches the phrase as a substring, or all of its jieba tokens.
+    ``status``: "unreviewed" or a review action id. For the queue with its true length, use
+    :func:`complaint_page`.
+    """
+    sql, params = _complaints_sql(f, tactic, emotion, reason, status, search)
+    return masked(first_rows(store, sql, params, _COMPLAINTS_ORDER, limit))
+
+
+def complaint_page(
+    store: Store,
+    f: Filters,
+    *,
+    tactic: str | None = None,
+    emotion: str | None = None,
+    reason: str | None = None,
+    status: str | None = None,
+    search: str | None = None,
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """One page of the complaint queue (the filters of :func:`complaint_queue`) and the
+    true number of complaints that match."""
+    sql, params = _complaints_sql(f, tactic, emotion, reason, status, search)
+    page = paged(store, sql, params, _COMPLAINTS_ORDER, offset, limit)
+    return replace(page, rows=masked(page.rows))
 
 
 def response(store: Store, response_id: str) -> pd.Series | None:
     sql, params = responses_sql(Filters())
-    df = _masked(
-        store.query(f"SELECT * FROM ({sql}) WHERE response_id = ?", [*params, response_id])
-    )
+    df = masked(store.query(f"SELECT * FROM ({sql}) WHERE response_id = ?", [*params, response_id]))
     return None if df.empty else df.iloc[0]

@@ -9,7 +9,8 @@ import pandas as pd
 
 from data import queries
 from data.queries import Filters
-from data.store import Store
+from data.settings import format_display_time, settings
+from data.store import Store, now
 from nlp.labels import REQUEST_NAMES_ZH, TACTIC_NAMES_ZH, VIOLATION_NAMES_ZH
 
 
@@ -68,6 +69,7 @@ def monthly_summary_html(store: Store, month: date, base: Filters | None = None)
         )
 
     count = lambda v: "—" if v is None else f"{int(v):,}"  # noqa: E731
+    made = f"{format_display_time(now(), '%Y-%m-%d %H:%M')}（{settings().display_tz}）"
     return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>借款人之声 · {start:%Y年%m月} 月度摘要</title>
 <style>body{{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;
@@ -86,5 +88,5 @@ text-align:left}}</style></head><body>
 <h2>通话违规与承诺还款率</h2><table><tr><th>违规类型</th><th>通话数</th><th>承诺还款率</th></tr>
 {viol_rows}</table>
 <h2>本月最严重的投诉（节选）</h2><ol>{quotes}</ol>
-<p style="color:#888;font-size:12px">由借款人之声自动生成。情感与投诉标签来自模型，人工复核结果优先。</p>
+<p style="color:#888;font-size:12px">由借款人之声于 {made}自动生成。情感与投诉标签来自模型，人工复核结果优先。</p>
 </body></html>"""

@@ -80,11 +80,12 @@ def history(store: Store, target_id: str) -> pd.DataFrame:
 
 def history_for_display(df: pd.DataFrame) -> pd.DataFrame:
     """Review history with Chinese column names and values."""
+    from data.settings import format_display_time
     from nlp.labels import SENTIMENT_NAMES_ZH
 
     return pd.DataFrame(
         {
-            "时间": pd.to_datetime(df["reviewed_at"]).dt.strftime("%Y-%m-%d %H:%M"),
+            "时间": format_display_time(df["reviewed_at"]),
             "复核人": df["reviewer"],
             "动作": df["action"].map(lambda a: ACTIONS.get(a, a)),
             "修正情感": df["sentiment"].map(lambda v: SENTIMENT_NAMES_ZH.get(v, "") if v else ""),

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
 
 from nlp.config import nlp_config
 
@@ -26,7 +32,40 @@ class Settings:
     onnx_threads: int  # BV_ONNX_THREADS: ONNX Runtime threads per process (0 = every core)
     auth: bool  # BV_AUTH: password login and roles; off = one local user acting as admin
     auth_file: Path  # BV_AUTH_FILE: users, roles and bcrypt hashes (outside git)
+    display_tz: str  # BV_DISPLAY_TZ: the time zone every page, export and report shows times in
+    empty_answers: tuple[str, ...]  # BV_EMPTY_ANSWERS: survey placeholders that count as empty
     admin_password: str = field(repr=False)  # BV_ADMIN_PASSWORD: the first admin's password
+    inbox: str = ""  # BV_INBOX: folder the app imports queued CLI files from; "" = next to the DB
+    session_idle_min: int = 60  # BV_SESSION_IDLE_MIN: a login lapses after this many idle minutes
+    session_max_hours: int = 12  # BV_SESSION_MAX_HOURS: ... and this long after logging in
+
+    def inbox_for(self, db_path: Path | str | None = None) -> Path | None:
+        """The inbox of a database file: ``BV_INBOX``, else ``inbox/`` beside the file;
+        None when ``BV_INBOX=off`` (the app imports nothing queued)."""
+        if self.inbox.strip().lower() == "off":
+            return None
+        if self.inbox.strip():
+            return Path(self.inbox.strip())
+        return Path(db_path or self.db_path).parent / "inbox"
+
+
+#: Placeholders survey tools write for a question left blank or skipped (compared after NFKC,
+#: trimming and case folding, so （空） and n/a match too). 「没有」 is left out: it is often a
+#: real answer ("did the agent offer a plan?").
+DEFAULT_EMPTY_ANSWERS = (
+    "(空)",
+    "(跳过)",
+    "(未填写)",
+    "无",
+    "N/A",
+    "NA",
+    "-",
+    "--",
+    "—",
+    "/",
+    "null",
+)
+DEFAULT_DISPLAY_TZ = "Asia/Shanghai"
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -51,5 +90,78 @@ def settings() -> Settings:
         auth=_flag(env.get("BV_AUTH"), True),
         auth_file=Path(env.get("BV_AUTH_FILE") or ROOT / "var" / "auth.yaml"),
         admin_password=env.get("BV_ADMIN_PASSWORD", ""),
+        display_tz=_time_zone(env.get("BV_DISPLAY_TZ") or DEFAULT_DISPLAY_TZ),
+        empty_answers=_empty_answers(env.get("BV_EMPTY_ANSWERS")),
         onnx_threads=core.onnx_threads,
+        inbox=env.get("BV_INBOX", ""),
+        session_idle_min=_positive(env, "BV_SESSION_IDLE_MIN", 60),
+        session_max_hours=_positive(env, "BV_SESSION_MAX_HOURS", 12),
     )
+
+
+def _positive(env, name: str, default: int) -> int:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name}「{value}」应为正整数")
+    return int(value)
+
+
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"BV_DISPLAY_TZ「{name}」不是有效的时区名（例如 Asia/Shanghai、UTC）"
+        ) from exc
+    return name.strip()
+
+
+def _empty_answers(value: str | None) -> tuple[str, ...]:
+    """BV_EMPTY_ANSWERS: comma-separated placeholders; unset or empty = the default list,
+    ``off`` = none (only blank cells count as empty)."""
+    if value is None or not value.strip():
+        return DEFAULT_EMPTY_ANSWERS
+    if value.strip().lower() == "off":
+        return ()
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def placeholder_key(text: str) -> str:
+    """How answers are compared with the placeholder list (NFKC, trimmed, case-folded)."""
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+def placeholder_keys(values: Iterable[str]) -> frozenset[str]:
+    """The comparison keys of a placeholder list."""
+    return frozenset(placeholder_key(v) for v in values)
+
+
+# --------------------------------------------------------------------------- display time
+def to_display_time(values, tz: str | None = None):
+    """Times converted to the display time zone (``BV_DISPLAY_TZ``), still tz-aware.
+
+    Accepts a Series, a Timestamp/datetime or a string. Aware values (the store's
+    TIMESTAMPTZ columns come back in UTC) are converted; naive ones are wall-clock times
+    already (survey dates are stored as local dates) and are returned unchanged.
+    This is the one place that decides how a stored instant is shown.
+
+    Example: ``to_display_time(pd.Timestamp("2026-10-12T15:30Z"))`` is 23:30+08:00.
+    """
+    zone = tz or settings().display_tz
+    if isinstance(values, pd.Series):
+        times = pd.to_datetime(values)
+        return times.dt.tz_convert(zone) if times.dt.tz is not None else times
+    if values is None or (not isinstance(values, datetime | str) and pd.isna(values)):
+        return pd.NaT
+    ts = pd.Timestamp(values)
+    return ts.tz_convert(zone) if ts.tzinfo is not None else ts
+
+
+def format_display_time(values, fmt: str = "%Y-%m-%d %H:%M", tz: str | None = None):
+    """:func:`to_display_time` as text (a Series of strings, "" where missing; or one string)."""
+    shown = to_display_time(values, tz)
+    if isinstance(shown, pd.Series):
+        return shown.dt.strftime(fmt).fillna("")
+    return "" if pd.isna(shown) else shown.strftime(fmt)

@@ -7,6 +7,7 @@ SQL is parameterised (``?``) everywhere; table names are constants, never user i
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,11 +19,42 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StoreError(RuntimeError):
     """A storage operation failed; the message is safe to show a user."""
+
+
+class StoreBusy(StoreError):
+    """Another process holds the database file: DuckDB allows one writing process per file.
+
+    ``str(exc)`` names the cause; :meth:`message` adds the way out that fits the caller
+    (the command line and the app each say what to do next).
+    """
+
+    def __init__(self, path: str, pid: int | None = None) -> None:
+        self.path = path
+        self.pid = pid
+        holder = f"（PID {pid}）" if pid else ""
+        self.cause = f"数据库 {path} 正被另一个进程{holder}占用，DuckDB 只允许一个进程写入"
+        super().__init__(self.cause)
+
+    def message(self, way_out: str) -> str:
+        """One line: the cause, then ``way_out``."""
+        return f"{self.cause}：{way_out}"
+
+
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+
+
+def _is_lock_error(exc: duckdb.Error) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def _busy(target: str, exc: duckdb.Error) -> StoreBusy:
+    found = _LOCK_PID.search(str(exc))
+    return StoreBusy(target, int(found.group(1)) if found else None)
 
 
 # Each entry migrates from version i to i+1. Never edit a released step: append one.
@@ -140,6 +172,19 @@ MIGRATIONS: list[str] = [
         updated_at TIMESTAMPTZ NOT NULL
     );
     """,
+    # 2 -> 3: server-side login sessions (data.sessions); the id is a hash of the token
+    """
+    CREATE TABLE sessions (
+        session_id VARCHAR PRIMARY KEY,
+        username VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        last_seen TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL,
+        revoked_at TIMESTAMPTZ,
+        revoked_reason VARCHAR
+    );
+    CREATE INDEX sessions_user ON sessions (username);
+    """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -215,10 +260,14 @@ class Store:
         target: str = "",
         detail: dict | None = None,
         cur: duckdb.DuckDBPyConnection | None = None,
+        ts: datetime | None = None,
     ) -> None:
-        """Append to the audit log (inside the caller's transaction when ``cur`` is given)."""
+        """Append to the audit log (inside the caller's transaction when ``cur`` is given).
+
+        ``ts`` is when it happened (default now): an entry queued in the inbox keeps its time.
+        """
         sql = "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?)"
-        params = [now(), actor, action, target, json.dumps(detail or {}, ensure_ascii=False)]
+        params = [ts or now(), actor, action, target, json.dumps(detail or {}, ensure_ascii=False)]
         if cur is not None:
             cur.execute(sql, params)
         else:
@@ -244,6 +293,10 @@ def open_store(path: Path | str | None = None) -> Store:
     """The process-wide store for ``path`` (default: ``BV_DB_PATH``), created and migrated.
 
     ``":memory:"`` gives a private in-memory store (tests).
+
+    Raises:
+        StoreBusy: another process (the running app, or a command line) holds the file.
+        StoreError: the file cannot be opened or is newer than this program.
     """
     from data.settings import settings
 
@@ -257,6 +310,8 @@ def open_store(path: Path | str | None = None) -> Store:
         try:
             con = duckdb.connect(target)
         except duckdb.Error as exc:
+            if _is_lock_error(exc):
+                raise _busy(target, exc) from None
             raise StoreError(f"无法打开数据库 {target}: {exc}") from exc
         migrate(con)
         store = Store(Path(target), con, threading.Lock())

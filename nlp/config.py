@@ -22,6 +22,7 @@ class NlpConfig:
     label_map: str  # BV_LABEL_MAP: e.g. "LABEL_0=negative,LABEL_1=positive"
     call_profile: str  # BV_CALL_PROFILE: china | us_reg_f
     onnx_threads: int  # BV_ONNX_THREADS: ONNX Runtime threads per process (0 = every core)
+    heads: str  # BV_HEADS: default (the committed label heads) | off (rules alone) | PATH
 
 
 def nlp_config() -> NlpConfig:
@@ -33,4 +34,5 @@ def nlp_config() -> NlpConfig:
         label_map=env.get("BV_LABEL_MAP", ""),
         call_profile=env.get("BV_CALL_PROFILE") or "china",
         onnx_threads=int(env.get("BV_ONNX_THREADS") or 0),
+        heads=env.get("BV_HEADS") or "default",
     )

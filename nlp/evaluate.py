@@ -70,12 +70,35 @@ def multilabel_report(gold: Iterable[Iterable[str]], pred: Iterable[Iterable[str
     def f1(c: list[int]) -> float:
         return 2 * c[0] / (2 * c[0] + c[1] + c[2]) if c[0] else 0.0
 
+    def one(c: list[int]) -> dict[str, float]:
+        return {
+            "precision": c[0] / (c[0] + c[1]) if c[0] + c[1] else 0.0,
+            "recall": c[0] / (c[0] + c[2]) if c[0] + c[2] else 0.0,
+            "f1": f1(c),
+            "support": c[0] + c[2],
+        }
+
     return {
         "precision": prec,
         "recall": rec,
         "f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
         "per_label_f1": {k: f1(v) for k, v in sorted(per.items())},
+        "per_label": {k: one(v) for k, v in sorted(per.items())},
     }
+
+
+MULTI_LABEL_TITLES: dict[str, str] = {
+    "aspect_detection": "催收方式识别",
+    "emotions": "情绪识别",
+    "requests": "诉求识别",
+    "complaint_reasons": "投诉原因",
+}
+"""The multi-label parts of an :func:`evaluate_frame` report, with their Chinese titles."""
+
+
+def evaluate_columns() -> tuple[str, ...]:
+    """The gold columns :func:`evaluate_frame` understands (by that name in a labelled file)."""
+    return ("sentiment", "aspects", "complaint", "emotions", "requests", "complaint_reasons")
 
 
 def _as_obj(value, empty):
@@ -152,5 +175,19 @@ def format_report(report: dict) -> str:
                 f"\n[{key}] precision {r['precision']:.3f}  recall {r['recall']:.3f}  "
                 f"F1 {r['f1']:.3f}"
             )
-            lines.append("  " + "  ".join(f"{k} {v:.2f}" for k, v in r["per_label_f1"].items()))
+            lines += _per_label_table(r["per_label"])
     return "\n".join(lines)
+
+
+def _per_label_table(per_label: dict[str, dict[str, float]]) -> list[str]:
+    """One line per label: precision, recall, F1 and support (gold count)."""
+    if not per_label:
+        return []
+    width = max(len(k) for k in per_label) + 2
+    lines = [f"  {'label':<{width}}{'P':>7}{'R':>7}{'F1':>7}{'n':>6}"]
+    for name, m in per_label.items():
+        lines.append(
+            f"  {name:<{width}}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}"
+            f"{int(m['support']):>6}"
+        )
+    return lines

@@ -22,6 +22,9 @@ FINETUNE_CONFIG = "finetune_config.json"  # in WEIGHTS_DIR: the classifier's con
 ONNX_NAME = "model.int8.onnx"  # in a built model directory: the int8 fast path
 BUILD_STAMP = "build.json"  # in a built model directory: {"weights_sha256": ...}
 BUILD_COMMAND = "python -m nlp build-model"
+EXPORT_VERSION = 3  # 2: the ONNX model also outputs the encoder features (label heads);
+# 3: vocabulary pruned to the scripts read here, int8 word embeddings
+HEADS_PATH = WEIGHTS_DIR / "heads.npz"  # the committed label heads (``nlp.heads``)
 
 
 class ModelNotBuiltError(RuntimeError):
@@ -53,7 +56,11 @@ def is_built(model_dir: Path) -> bool:
     stamp = model_dir / BUILD_STAMP
     if not (stamp.exists() and (model_dir / ONNX_NAME).exists()):
         return False
-    return json.loads(stamp.read_text()).get("weights_sha256") == weights_fingerprint()
+    built = json.loads(stamp.read_text())
+    return (
+        built.get("weights_sha256") == weights_fingerprint()
+        and built.get("export", 1) == EXPORT_VERSION
+    )
 
 
 def require_built(model_dir: Path) -> Path:

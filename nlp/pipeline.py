@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from nlp.heads import Heads
 from nlp.sentiment import SentimentBackend, get_backend, probs_to_labels
 
 LABEL_COLUMNS = (
@@ -78,6 +79,7 @@ def score_texts(
     Each text is normalised once and split into clauses once; the rule layer runs once.
     """
     from nlp.feedback import analyze_clause_lists, split_texts
+    from nlp.heads import load_heads
     from nlp.textnorm import normalize_many
 
     name = resolve_model(model)
@@ -86,24 +88,80 @@ def score_texts(
     norm = normalize_many(raw)
     if not raw:
         return pd.DataFrame(columns=[*LABEL_COLUMNS, "confidence"])
-    probs = backend.predict_proba(norm, progress)
+    encode = getattr(backend, "encode", None)
+    probs, features = (
+        encode(norm, progress) if encode else (backend.predict_proba(norm, progress), None)
+    )
+    heads = load_heads() if backend.model_id not in RULE_ONLY_BACKENDS else None
+    if heads is not None and features is None:  # a customer's own sentiment model
+        features = _default_features(norm)
+        heads = heads if features is not None else None
+    elif heads is not None:
+        probs = heads.sentiment(probs, features)
     labels, scores = probs_to_labels(probs)
     clause_lists = split_texts(norm)
     polarity = _clause_polarities(backend, norm, clause_lists, scores)
     analyses = analyze_clause_lists(clause_lists, polarity)
+    rows, model_id = _label_rows(analyses, heads, features, labels, backend.model_id)
     return pd.DataFrame(
         {
             "sentiment": labels,
             "sentiment_score": np.round(scores, 4),
-            "aspects": [dict(a.aspects) for a in analyses],
-            "emotions": [list(a.emotions) for a in analyses],
-            "complaint": [bool(a.complaint) for a in analyses],
-            "complaint_reasons": [list(a.complaint_reasons) for a in analyses],
-            "requests": [list(a.requests) for a in analyses],
-            "model": backend.model_id,
+            "aspects": [r["aspects"] for r in rows],
+            "emotions": [r["emotions"] for r in rows],
+            "complaint": [r["complaint"] for r in rows],
+            "complaint_reasons": [r["complaint_reasons"] for r in rows],
+            "requests": [r["requests"] for r in rows],
+            "model": model_id,
             "confidence": np.round(probs.max(axis=1), 4),
         }
     )
+
+
+RULE_ONLY_BACKENDS = ("lexicon", "tfidf")
+"""Backends chosen for speed or transparency: their labels come from the cue rules alone."""
+
+
+def _default_features(norm: list[str]) -> np.ndarray | None:
+    """Encoder features from the default model, for the label heads when another model gives
+    the sentiment (``None`` when the default model is not built)."""
+    from nlp.modelfiles import ModelNotBuiltError
+
+    try:
+        return get_backend("default-onnx").encode(norm)[1]
+    except ModelNotBuiltError:
+        return None
+
+
+def _label_rows(
+    analyses: list,
+    heads: Heads | None,
+    features: np.ndarray | None,
+    labels: list[str],
+    model_id: str,
+) -> tuple[list[dict], str]:
+    """The label columns per text: the learned heads combined with the rules when the backend
+    gave encoder features and heads are installed, else the rule layer alone."""
+    from nlp.heads import merged_labels, rule_hits
+
+    if heads is None or features is None:
+        rows = [
+            {
+                "aspects": dict(a.aspects),
+                "emotions": list(a.emotions),
+                "complaint": bool(a.complaint),
+                "complaint_reasons": list(a.complaint_reasons),
+                "requests": list(a.requests),
+            }
+            for a in analyses
+        ]
+        return rows, model_id
+    decided = heads.decide(features, rule_hits(analyses, heads.names))
+    rows = [
+        merged_labels(a, dict(zip(heads.names, d.tolist(), strict=True)), label)
+        for a, d, label in zip(analyses, decided, labels, strict=True)
+    ]
+    return rows, f"{model_id}+heads:{heads.card.get('version', '?')}"
 
 
 def score_frame(

@@ -180,29 +180,45 @@ class OnnxBackend(_ChunkingBackend):
         sha = json.loads(stamp.read_text()).get("weights_sha256", "")[:8] if stamp.exists() else ""
         self.model_id = f"e5-borrower-int8:{sha}" if sha else f"onnx:{model_dir.name}"
 
-    def _one(self, chunk: list[int]) -> np.ndarray:
-        ids = np.asarray([chunk], dtype=np.int64)
-        logits = self._session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
-        return _softmax(logits[0].astype(np.float64))[0]
+    @property
+    def has_features(self) -> bool:
+        """Whether the model also outputs encoder features (built with export version 2)."""
+        return len(self._session.get_outputs()) > 1
 
-    def predict_proba(self, texts, progress=None) -> np.ndarray:
+    def _one(self, chunk: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        ids = np.asarray([chunk], dtype=np.int64)
+        outputs = self._session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        probs = _softmax(outputs[0].astype(np.float64))[0]
+        return probs, (outputs[1][0].astype(np.float64) if len(outputs) > 1 else None)
+
+    def encode(self, texts, progress=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Sentiment probabilities and encoder features (``None`` for an old build), from one
+        run of the model per chunk; a long text's chunks are averaged by length."""
         from concurrent.futures import ThreadPoolExecutor
 
         texts = [t if t.strip() else "。" for t in texts]
         chunks, owner, weight = self._chunks(self._ids(texts))
         chunk_probs = np.zeros((len(chunks), 3), dtype=np.float64)
+        chunk_feats: np.ndarray | None = None
         step = max(1, len(chunks) // 100)
         with ThreadPoolExecutor(self.threads) as pool:
-            for i, probs in enumerate(pool.map(self._one, chunks)):
+            for i, (probs, feats) in enumerate(pool.map(self._one, chunks)):
                 chunk_probs[i] = probs
+                if feats is not None:
+                    if chunk_feats is None:
+                        chunk_feats = np.zeros((len(chunks), feats.shape[0]))
+                    chunk_feats[i] = feats
                 if progress and (i % step == 0 or i == len(chunks) - 1):
                     progress(i + 1, len(chunks))
-        out = np.zeros((len(texts), 3))
-        totals = np.zeros(len(texts))
-        for c, (i, w) in enumerate(zip(owner, weight, strict=True)):
-            out[i] += w * chunk_probs[c]
-            totals[i] += w
-        return out / totals[:, None]
+        w = np.asarray(weight, dtype=np.float64)
+        pool_matrix = np.zeros((len(texts), len(chunks)))
+        pool_matrix[owner, np.arange(len(chunks))] = w
+        pool_matrix /= pool_matrix.sum(axis=1, keepdims=True)
+        feats_out = pool_matrix @ chunk_feats if chunk_feats is not None else None
+        return pool_matrix @ chunk_probs, feats_out
+
+    def predict_proba(self, texts, progress=None) -> np.ndarray:
+        return self.encode(texts, progress)[0]
 
 
 class EnsembleBackend:
@@ -225,12 +241,20 @@ class EnsembleBackend:
         if clause_backend is not None:
             self.clause_backend = clause_backend
 
-    def predict_proba(self, texts, progress=None) -> np.ndarray:
+    def encode(self, texts, progress=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The mixed probabilities, and the features of the first member that has them."""
         total = None
+        features = None
         for i, (backend, weight) in enumerate(self.members):
-            p = backend.predict_proba(texts, progress if i == 0 else None)
+            if features is None and hasattr(backend, "encode"):
+                p, features = backend.encode(texts, progress if i == 0 else None)
+            else:
+                p = backend.predict_proba(texts, progress if i == 0 else None)
             total = weight * p if total is None else total + weight * p
-        return total / sum(w for _, w in self.members)
+        return total / sum(w for _, w in self.members), features
+
+    def predict_proba(self, texts, progress=None) -> np.ndarray:
+        return self.encode(texts, progress)[0]
 
 
 class TfidfBackend:

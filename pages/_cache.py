@@ -15,7 +15,8 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import streamlit as st
 
-from data import queries
+from data import inbox, queries
+from data.settings import settings
 from data.store import Store, open_store
 
 TTL_S = 300
@@ -25,8 +26,15 @@ R = TypeVar("R")
 
 @st.cache_resource(show_spinner=False)
 def store() -> Store:
-    """The process-wide DuckDB store (opened and migrated once)."""
-    return open_store()
+    """The process-wide DuckDB store (opened and migrated once), and the inbox worker that
+    imports files the command line queued while this process holds the database.
+
+    Raises ``StoreBusy`` while another process holds the file (not cached: the next run
+    tries again).
+    """
+    opened = open_store()
+    inbox.start(opened, settings().inbox_for(opened.path), on_change=data_changed)
+    return opened
 
 
 def data_changed() -> None:
@@ -59,8 +67,11 @@ breakdown = _cached(queries.breakdown)
 emotions_by_tactic = _cached(queries.emotions_by_tactic)
 csat_by_tactic = _cached(queries.csat_by_tactic)
 records = _cached(queries.records)
+records_page = _cached(queries.records_page)
 complaint_queue = _cached(queries.complaint_queue)
+complaint_page = _cached(queries.complaint_page)
 calls_table = _cached(queries.calls_table)
+calls_page = _cached(queries.calls_page)
 plan_outcomes = _cached(queries.plan_outcomes)
 violation_outcomes = _cached(queries.violation_outcomes)
 agent_scorecard = _cached(queries.agent_scorecard)

@@ -6,6 +6,7 @@ Pure functions (no streamlit): a frame or a value in, Chinese text or a display 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
@@ -13,7 +14,8 @@ from typing import Any
 import pandas as pd
 
 from data import auth, reviews
-from data.settings import Settings
+from data.settings import Settings, format_display_time, to_display_time
+from data.stats import MIN_BASE, wilson_interval, with_interval
 from nlp.labels import (
     COMPLAINT_REASON_NAMES_ZH,
     EMOTION_NAMES_ZH,
@@ -73,6 +75,73 @@ def evidence_list(evidence) -> list[dict]:
     return json.loads(evidence) if isinstance(evidence, str) else []
 
 
+def violation_note(rule: str, explanation: str | None) -> str:
+    """A violation as 「名称：说明」, the rule's Chinese name once.
+
+    Catalogue explanations often start with their own label (「威胁恐吓：以暴力……」,
+    「非规定时间联系：通话开始……」); that label is dropped so the name is not repeated.
+    """
+    name = VIOLATION_NAMES_ZH.get(rule, rule)
+    text = (explanation or "").strip()
+    head, sep, rest = text.partition("：")
+    if sep and rest and len(head) <= 24 and not re.search(r"[，。；、]", head):
+        text = rest.strip()
+    return f"{name}：{text}" if text else name
+
+
+# UI messages: the readers' exceptions carry a bilingual form ("中文 / English", for the CLI)
+# and sometimes a library's English detail; a Chinese message is shown without them.
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_BILINGUAL_TAIL = re.compile(r"\s+/\s+[^\u4e00-\u9fff]*$")
+_ENGLISH_IN_BRACKETS = re.compile(
+    r"（[^（）\u4e00-\u9fff]*[A-Za-z]+ [A-Za-z]+ [A-Za-z]+[^（）\u4e00-\u9fff]*）"
+)
+_ENGLISH_TAIL = re.compile(r"(不是有效的 JSON)[：:]\s*[^\u4e00-\u9fff]*$")
+#: leads the lower layers put on their messages, dropped where the page says the same
+_LEADS = ("无法读取文件：", "无法读取转写文件：", "文件未导入：", "文件未导入，")
+_TAILS = ("，文件未导入", "。文件未导入")
+
+
+def error_message(exc: BaseException | str, lead: str = "") -> str:
+    """An error for the UI: ``lead`` + the message, the lead not repeated
+    (「无法读取文件：无法读取文件：…」), English left out of a Chinese message."""
+    msg = " ".join(str(exc).split())
+    if _CJK.search(msg):
+        msg = _BILINGUAL_TAIL.sub("", msg)
+        msg = _ENGLISH_IN_BRACKETS.sub("", msg)
+        msg = _ENGLISH_TAIL.sub(r"\1", msg)
+    if lead:
+        for prefix in _LEADS:
+            if msg.startswith(prefix) and lead[:4] == prefix[:4]:
+                msg = msg[len(prefix) :]
+        for tail in _TAILS:
+            if msg.endswith(tail) and lead.startswith(tail[1:]):
+                msg = msg[: -len(tail)]
+    return lead + msg.strip()
+
+
+def drill_caption(drill: Mapping[str, Any], total: int) -> str:
+    """What a chart selection filters the records by, in Chinese, and how many there are:
+    「已按所选图表元素筛选：催收方式「威胁恐吓」· 情感「负面」，共 1,234 条记录。」"""
+    from data.queries import BREAKDOWN_DIMENSIONS
+
+    parts = []
+    if drill.get("tactic"):
+        parts.append(f"催收方式「{TACTIC_NAMES_ZH.get(drill['tactic'], drill['tactic'])}」")
+    if drill.get("polarity"):
+        parts.append(f"情感「{SENTIMENT_NAMES_ZH.get(drill['polarity'], drill['polarity'])}」")
+    if drill.get("period") is not None:
+        start = pd.Timestamp(drill["period"])
+        week = drill.get("freq") == "week"
+        parts.append(f"{start:%Y-%m-%d} 起的一周" if week else f"{start:%Y年%m月}")
+    if drill.get("dim"):
+        dim = BREAKDOWN_DIMENSIONS.get(drill["dim"], drill["dim"])
+        parts.append(f"{dim}「{drill.get('value')}」")
+    if drill.get("sentiment"):
+        parts.append(f"情感「{SENTIMENT_NAMES_ZH.get(drill['sentiment'], drill['sentiment'])}」")
+    return f"已按所选图表元素筛选：{' · '.join(parts)}，共 {integer(total)} 条记录。"
+
+
 # --------------------------------------------------------------------------- survey answers
 def records_for_display(df: pd.DataFrame) -> pd.DataFrame:
     """Chinese column names and labels for a records table."""
@@ -80,7 +149,7 @@ def records_for_display(df: pd.DataFrame) -> pd.DataFrame:
         return df
     return pd.DataFrame(
         {
-            "日期": pd.to_datetime(df["submitted_at"]).dt.date,
+            "日期": to_display_time(df["submitted_at"]).dt.date,
             "回答": df["text"],
             "情感": df["sentiment"].map(SENTIMENT_NAMES_ZH),
             "情感分": df["sentiment_score"].round(2),
@@ -157,7 +226,7 @@ def calls_for_display(calls: pd.DataFrame) -> pd.DataFrame:
     moods = zip(calls["borrower_sentiment_start"], calls["borrower_sentiment_end"], strict=True)
     return pd.DataFrame(
         {
-            "开始时间": pd.to_datetime(calls["started_at"]).dt.strftime("%Y-%m-%d %H:%M"),
+            "开始时间": format_display_time(calls["started_at"]),
             "通话": calls["call_id"],
             "坐席": calls["agent_id"],
             "团队": calls["team"],
@@ -173,10 +242,10 @@ def calls_for_display(calls: pd.DataFrame) -> pd.DataFrame:
 
 
 def borrower_trajectory(turns: pd.DataFrame) -> list[tuple[int, float]]:
-    """(turn, sentiment score) of the borrower's turns, for the mood chart."""
+    """(turn number from 1, sentiment score) of the borrower's turns, for the mood chart."""
     borrower = turns[turns["speaker"] == "borrower"]
     return [
-        (int(t), float(s))
+        (int(t) + 1, float(s))
         for t, s in zip(borrower["turn_index"], borrower["sentiment_score"], strict=True)
     ]
 
@@ -211,18 +280,9 @@ BATCH_COLUMNS = {
 
 
 def batches_for_display(batches: pd.DataFrame) -> pd.DataFrame:
-    """Stored batches with Chinese column names."""
-    return batches.rename(columns=BATCH_COLUMNS)
-
-
-def aspect_f1_table(per_label_f1: Mapping[str, float]) -> pd.DataFrame:
-    """Per-tactic F1 of an evaluation, tactics by Chinese name."""
-    return pd.DataFrame(
-        {
-            "催收方式": [TACTIC_NAMES_ZH.get(k, k) for k in per_label_f1],
-            "F1": [round(v, 3) for v in per_label_f1.values()],
-        }
-    )
+    """Stored batches with Chinese column names; upload times in the display time zone."""
+    out = batches.assign(uploaded_at=format_display_time(batches["uploaded_at"]))
+    return out.rename(columns=BATCH_COLUMNS)
 
 
 def users_table(users: list[dict]) -> pd.DataFrame:
@@ -253,3 +313,127 @@ def settings_table(cfg: Settings) -> pd.DataFrame:
     return pd.DataFrame(
         {"设置": [f"BV_{k.upper()}" for k in shown], "当前值": list(shown.values())}
     )
+
+
+def label_name(key: str) -> str:
+    """Chinese name of a label or head (``emotion:anger``, ``aspect:sms``, ``complaint``...)."""
+    kind, _, name = key.rpartition(":")
+    names = {
+        "emotion": EMOTION_NAMES_ZH,
+        "aspect": TACTIC_NAMES_ZH,
+        "request": REQUEST_NAMES_ZH,
+    }.get(kind, {**EMOTION_NAMES_ZH, **TACTIC_NAMES_ZH, **REQUEST_NAMES_ZH})
+    return names.get(name, {"complaint": "投诉"}.get(key, key))
+
+
+def per_label_table(per_label: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """Precision / recall / F1 / support per label, as ``nlp.evaluate`` reports them."""
+    return pd.DataFrame(
+        {
+            "标签": [label_name(k) for k in per_label],
+            "精确率": [round(v["precision"], 3) for v in per_label.values()],
+            "召回率": [round(v["recall"], 3) for v in per_label.values()],
+            "F1": [round(v["f1"], 3) for v in per_label.values()],
+            "样本数": [int(v["support"]) for v in per_label.values()],
+        }
+    )
+
+
+def heads_card_table(card: Mapping[str, Any]) -> pd.DataFrame:
+    """The label heads' card: F1 of rules alone vs rules + head on the tuning texts."""
+    report = card.get("report", {})
+    return pd.DataFrame(
+        {
+            "标签": [label_name(k) for k in report],
+            "规则 F1": [round(r["tune_rules"]["f1"], 3) for r in report.values()],
+            "规则+学习头 F1": [round(r["tune_heads"]["f1"], 3) for r in report.values()],
+            "阈值": [r["threshold"] for r in report.values()],
+            "训练正例": [r["positives"] for r in report.values()],
+        }
+    )
+
+
+def heads_card_caption(card: Mapping[str, Any]) -> str:
+    """Where the heads' figures come from, in one line."""
+    data = card.get("data", {})
+    sent = card.get("sentiment_head", {})
+    held = sent.get("finfe_heldout", {})
+    line = (
+        f"版本 {card.get('version', '?')}（{card.get('date', '')}）：训练 "
+        f"{integer(data.get('labelled_texts', 0) - data.get('tuning_texts', 0))} 条借款人标注文本"
+        f"与 {integer(data.get('weibo_train', 0))} 条微博（愤怒、恐惧）；下表为调参集 "
+        f"{integer(data.get('tuning_texts', 0))} 条上的 F1，不含开发集。"
+    )
+    if held:
+        line += (
+            f" 情感头混合权重 {sent.get('mix')}：金融论坛留出集三分类 Macro-F1 "
+            f"{held.get('without_head')} → {held.get('with_head')}。"
+        )
+    return line
+
+
+# --------------------------------------------------------------------------- rates with their base
+GREY = "color: #9aa0a6"
+"""The style of a table cell or row whose rate rests on fewer than ``MIN_BASE`` records."""
+
+
+def rate_with_interval(successes: float | None, n: float | None) -> str:
+    """A rate with its base and Wilson 95% interval: 「50.3%（95% 区间 48.6%–52.0%，n=3,200）」,
+    with 「样本不足 30，仅供参考」 when the base is small; 「无数据」 without a base."""
+    if not n or pd.isna(n) or successes is None or pd.isna(successes):
+        return "无数据"
+    low, high = wilson_interval(successes, n)
+    text = f"{percent(successes / n)}（95% 区间 {percent(low)}–{percent(high)}，n={integer(n)}）"
+    return text + (f"，样本不足 {MIN_BASE}，仅供参考" if n < MIN_BASE else "")
+
+
+def scorecard_with_base(card: pd.DataFrame) -> pd.DataFrame:
+    """The agent scorecard (:func:`scorecard_for_display`) plus the promise-to-pay rate's 95%
+    interval and a 样本 note for agents with fewer than ``MIN_BASE`` calls."""
+    table = scorecard_for_display(card)
+    if card.empty:
+        return table.assign(承诺还款率区间=[], 样本=[])
+    rates = with_interval(card, "promises", "ptp_n")
+    table["承诺还款率区间"] = [
+        "—" if pd.isna(lo) else f"{lo * 100:.0f}–{hi * 100:.0f}%"
+        for lo, hi in zip(rates["low"], rates["high"], strict=True)
+    ]
+    table["样本"] = [f"不足 {MIN_BASE} 通，仅供参考" if s else "" for s in rates["small"]]
+    return table
+
+
+def grey_small_rows(table: pd.DataFrame, base: str, formats: Mapping[str, str] | None = None):
+    """``table`` as a pandas Styler with the rows whose ``base`` column is below ``MIN_BASE``
+    greyed out; ``formats`` maps columns to format strings (「{:.0f}%」)."""
+
+    def row_style(row: pd.Series) -> list[str]:
+        small = pd.notna(row[base]) and row[base] < MIN_BASE
+        return [GREY if small else ""] * len(row)
+
+    styler = table.style.apply(row_style, axis=1)
+    return styler.format(dict(formats or {}), na_rep="—")
+
+
+def csat_with_base(csat: pd.DataFrame):
+    """Mean CSAT as a tactic × polarity table, each cell 「3.64（n=212）」, cells resting on
+    fewer than ``MIN_BASE`` scores greyed out (a pandas Styler)."""
+    mean = csat.pivot_table(index="tactic", columns="polarity", values="csat")
+    n = csat.pivot_table(index="tactic", columns="polarity", values="n", aggfunc="sum")
+    cols = [p for p in SENTIMENT_NAMES_ZH if p in mean.columns]
+    rows = [t for t in TACTIC_NAMES_ZH if t in mean.index]
+    mean, n = mean.reindex(index=rows, columns=cols), n.reindex(index=rows, columns=cols)
+    cells = pd.DataFrame(
+        [
+            ["—" if pd.isna(m) else f"{m:.2f}（n={int(k):,}）" for m, k in zip(mr, nr, strict=True)]
+            for mr, nr in zip(mean.to_numpy(), n.fillna(0).to_numpy(), strict=True)
+        ],
+        index=[TACTIC_NAMES_ZH[t] for t in rows],
+        columns=[SENTIMENT_NAMES_ZH[c] for c in cols],
+    )
+    small = (n.fillna(0) < MIN_BASE).to_numpy()
+    styles = pd.DataFrame(
+        [[GREY if s else "" for s in row] for row in small],
+        index=cells.index,
+        columns=cells.columns,
+    )
+    return cells.style.apply(lambda _: styles, axis=None)

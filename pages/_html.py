@@ -7,7 +7,8 @@ import pandas as pd
 
 from nlp.feedback import POLARITY_THRESHOLD, analyze
 from nlp.highlight import tactic_spans
-from nlp.labels import TACTIC_NAMES_ZH, VIOLATION_NAMES_ZH
+from nlp.labels import TACTIC_NAMES_ZH
+from pages._format import violation_note
 
 BG_TINT = {"negative": "#fbe9e5", "neutral": "#f3f3f0", "positive": "#e6f3ec"}
 
@@ -76,14 +77,15 @@ def _marked_turn(text: str, evidence: list[dict]) -> str:
             text = text.replace(span, f'<mark style="background:#f6c9bd">{span}</mark>', 1)
         notes.append(
             f'<div style="color:#a33;font-size:0.85em">⚠ '
-            f"{escape(VIOLATION_NAMES_ZH.get(e['rule'], e['rule']))}："
-            f"{escape(e.get('explanation', ''))}</div>"
+            f"{escape(violation_note(e['rule'], e.get('explanation')))}</div>"
         )
     return text + "".join(notes)
 
 
 def conversation_html(turns: pd.DataFrame, evidence: list[dict]) -> str:
-    """A call as a chat: turns tinted by sentiment, violating spans marked with the rule."""
+    """A call as a chat: turns tinted by sentiment, violating spans marked with the rule.
+
+    Turns are numbered from 第 1 轮 for people; ``turn_index`` (and evidence) count from 0."""
     by_turn: dict[int, list[dict]] = {}
     for e in evidence:
         if e.get("turn") is not None:
@@ -97,7 +99,7 @@ def conversation_html(turns: pd.DataFrame, evidence: list[dict]) -> str:
         rows.append(
             f'<div style="display:flex;justify-content:{align};margin:4px 0">'
             f'<div style="max-width:80%;background:{color};padding:6px 10px;border-radius:8px">'
-            f'<div style="font-size:0.75em;color:#666">{who} · 第 {t.turn_index} 轮</div>'
+            f'<div style="font-size:0.75em;color:#666">{who} · 第 {int(t.turn_index) + 1} 轮</div>'
             f"{_marked_turn(t.text, by_turn.get(int(t.turn_index), []))}</div></div>"
         )
     return "".join(rows)

@@ -1,18 +1,33 @@
 """Who is using the app: login, logout, the page guard, the account box in the sidebar, and
 the first-start setup of a session.
 
-Session state written here: ``bv_user`` (the logged-in user), ``bv_data_checked``; widget
-keys ``acct_*``.
+Session state written here: ``bv_user`` (the logged-in user), ``bv_session`` (the token of
+its server-side session, ``data.sessions``: checked on every run, so logout, a password change
+and the idle timeout ``BV_SESSION_IDLE_MIN`` end it), ``bv_data_checked``; widget keys
+``acct_*``.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import streamlit as st
 
-from data import auth
+from data import access, auth, sessions
 from data.auth import Actor
 from data.settings import settings
+from data.store import StoreBusy
 from pages._cache import data_changed, store
+
+
+def ensure_store() -> None:
+    """Open the store, or stop the page with one line when another process holds the file
+    (a command-line import or ``python -m data`` maintenance): reload once it has finished."""
+    try:
+        store()
+    except StoreBusy as busy:
+        st.error(busy.message("多半是命令行正在导入或维护数据；它结束后刷新本页即可。"), icon="⏳")
+        st.stop()
 
 
 def auth_enabled() -> bool:
@@ -28,9 +43,16 @@ def session_actor() -> Actor | None:
     if not auth_enabled():
         return auth.LOCAL_ACTOR
     user = st.session_state.get("bv_user")
-    found = auth.current_actor(settings().auth_file, user) if user else None
-    if user and found is None:  # removed from the auth file meanwhile
+    if not user:
+        return None
+    cfg = settings()
+    idle = timedelta(minutes=cfg.session_idle_min)
+    live = sessions.resolve(store(), st.session_state.get("bv_session"), idle) == user
+    found = auth.current_actor(cfg.auth_file, user) if live else None
+    if found is None:  # logged out elsewhere, password changed, idle too long, or removed
         st.session_state.pop("bv_user", None)
+        st.session_state.pop("bv_session", None)
+        st.session_state["bv_session_ended"] = True
     return found
 
 
@@ -48,15 +70,17 @@ def require(permission: str) -> Actor:
 
     ``st.navigation`` already leaves out pages a role may not use; this also covers a page that
     runs without app.py (Streamlit runs ``pages/*.py`` directly until the first
-    ``st.navigation`` call of a fresh server process).
+    ``st.navigation`` call of a fresh server process). A page a role may open for its own
+    uploads only (``access.OWN_UPLOADS_ONLY``) passes here; the page narrows its queries.
     """
+    ensure_store()
     who = session_actor()
     if who is None:
         ensure_admin_account()
         st.warning("请先登录。")
         st.link_button("前往登录", "./")
         st.stop()
-    if not who.can(permission):
+    if not access.may_open(who, permission):
         st.error(f"角色「{who.role_name}」无权访问此页面。")
         st.stop()
     return who
@@ -68,16 +92,20 @@ def ensure_admin_account() -> None:
     try:
         auth.ensure_admin(cfg.auth_file, store(), cfg.admin_password)
     except auth.AuthError as exc:  # BV_ADMIN_PASSWORD too short or too long
-        st.error(f"无法创建管理员账号（BV_ADMIN_PASSWORD）：{exc}")
+        st.error(f"无法创建系统管理员账号（BV_ADMIN_PASSWORD）：{exc}")
         st.stop()
 
 
 def login(username: str, password: str) -> bool:
     """Check the password (audited either way); on success the session is logged in."""
-    who = auth.authenticate(store(), settings().auth_file, username, password)
+    cfg = settings()
+    who = auth.authenticate(store(), cfg.auth_file, username, password)
     if who is None:
         return False
+    max_age = timedelta(hours=cfg.session_max_hours)
+    st.session_state["bv_session"] = sessions.create(store(), who.user, max_age)
     st.session_state["bv_user"] = who.user
+    st.session_state.pop("bv_session_ended", None)
     return True
 
 
@@ -85,6 +113,7 @@ def logout() -> None:
     """Audit the logout and forget the session: filters, selections, any revealed text."""
     who = session_actor()
     if who is not None and auth_enabled():
+        sessions.revoke(store(), st.session_state.get("bv_session"), "logout")
         auth.log_logout(store(), who)
     st.session_state.clear()
 
@@ -94,12 +123,14 @@ def account_sidebar(who: Actor) -> None:
     with st.sidebar:
         if not auth_enabled():
             st.caption(
-                "🔓 **未启用登录**（BV_AUTH=off）：单用户本地模式，以管理员身份运行。"
+                "🔓 **未启用登录**（BV_AUTH=off）：单用户本地模式，以系统管理员身份运行。"
                 "多人使用请启用登录。"
             )
             return
         st.caption(f"👤 {who.user} · {who.role_name}")
         path = settings().auth_file
+        if st.session_state.pop("acct_pw_changed", False):
+            st.success("密码已修改；其他已登录的浏览器需要重新登录。")
         if auth.must_change_password(path, who.user):
             st.warning("您正在使用一次性密码，请尽快修改。", icon="🔑")
         with st.expander("账号"):
@@ -114,9 +145,13 @@ def account_sidebar(who: Actor) -> None:
                         if new != again:
                             raise auth.AuthError("两次输入的新密码不一致")
                         auth.change_password(store(), path, who, old, new)
-                        st.success("密码已修改。")
                     except auth.AuthError as exc:
                         st.error(str(exc))
+                    else:  # other browsers logged in as this user must log in again
+                        token = st.session_state.get("bv_session")
+                        sessions.revoke_user(store(), who.user, "password_change", keep=token)
+                        st.session_state["acct_pw_changed"] = True
+                        st.rerun()  # the one-time password warning goes at once
             st.button("退出登录", key="acct_logout", on_click=logout)
 
 

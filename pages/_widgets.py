@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from data import access
-from data.queries import Filters
+from data.queries import PAGE_SIZE, Filters, Page
+from nlp.labels import REQUEST_NAMES_ZH
 from pages import _cache as cache
+from pages import _format as display
 from pages._format import problems_table
 from pages._session import session_actor
 
@@ -93,6 +96,77 @@ def demo_banner() -> None:
         )
 
 
+# --------------------------------------------------------------------------- KPIs
+class Kpi(NamedTuple):
+    """One headline number: a short label (details go in ``help``), the value as text."""
+
+    label: str
+    value: str
+    delta: str | None = None
+    help: str | None = None
+    delta_color: str = "normal"
+
+
+def kpi_row(kpis: list[Kpi]) -> None:
+    """Headline numbers in a row that wraps: each card as wide as its label and value, so
+    neither is cut (「3,…」) on a narrow screen; on a wide one they share a line."""
+    with st.container(horizontal=True, gap="small", key="kpi_row"):
+        for k in kpis:
+            st.metric(
+                k.label,
+                k.value,
+                k.delta,
+                delta_color=k.delta_color,  # type: ignore[arg-type]
+                help=k.help,
+                border=True,
+                width="content",
+            )
+
+
+def overview_kpis(kpis: Mapping) -> None:
+    """The overview's headline numbers (``queries.kpis``): short labels, each rate's base and
+    95% interval in its help text."""
+    cur, prev = kpis["current"], kpis["previous"] or {}
+    n = cur["n"] or 0
+
+    def base(key: str) -> str:
+        return display.rate_with_interval((cur[key] or 0) * n, n)
+
+    wants = f"「{REQUEST_NAMES_ZH['understanding']}」或「{REQUEST_NAMES_ZH['flexible_plan']}」"
+    csat = f"基于 {display.integer(cur['csat_n'])} 份评分 (1-5)；平均 NPS {display.decimal(cur['nps'], 1)}"
+    kpi_row(
+        [
+            Kpi(
+                "问卷回答",
+                display.integer(n),
+                display.delta(cur, prev, "n", pct=False),
+                "较上一同长周期",
+            ),
+            Kpi("通话", display.integer(cur["calls"])),
+            Kpi(
+                "负面占比",
+                display.percent(cur["negative_share"]),
+                display.delta(cur, prev, "negative_share"),
+                f"负面回答的占比：{base('negative_share')}",
+                "inverse",
+            ),
+            Kpi(
+                "投诉率",
+                display.percent(cur["complaint_rate"]),
+                display.delta(cur, prev, "complaint_rate"),
+                f"被判为投诉的回答占比：{base('complaint_rate')}",
+                "inverse",
+            ),
+            Kpi("平均满意度", display.decimal(cur["csat"], 2), help=csat),
+            Kpi(
+                "求理解/灵活还款",
+                display.percent(cur["wants_flexibility"]),
+                help=f"提出{wants}诉求的回答占比：{base('wants_flexibility')}（行业文章称 >70%）",
+            ),
+        ]
+    )
+
+
 # --------------------------------------------------------------------------- inputs and tables
 def optional_select(
     where: DeltaGenerator, label: str, names: Mapping[T, str], key: str
@@ -116,6 +190,69 @@ def pick_row(table: pd.DataFrame, key: str, **options) -> int | None:
     )
     rows = event.selection.rows if event else []
     return rows[0] if rows else None
+
+
+def _step_page(state: str, by: int) -> None:
+    st.session_state[state] = max(1, int(st.session_state.get(state, 1)) + by)
+
+
+def pager(
+    fetch: Callable[[int, int], Page],
+    key: str,
+    *,
+    reset_on: object = None,
+    unit: str = "条",
+    noun: str = "",
+    note: str = "",
+    page_size: int = PAGE_SIZE,
+) -> Page:
+    """One page through ``fetch(offset, limit)``, under 「共 1,420 条投诉，第 1–50 条」
+    (``unit`` 条, ``noun`` 投诉, then ``note``) and page navigation (widget keys
+    ``{key}_page``, ``{key}_prev``, ``{key}_next``).
+
+    The page number goes back to 1 when ``reset_on`` (the filters, say) changes; a page number
+    past the end shows the last page (the query clamps the offset).
+    """
+    state, seen = f"{key}_page", f"{key}_reset_on"
+    if st.session_state.get(seen) != repr(reset_on):
+        st.session_state[seen] = repr(reset_on)
+        st.session_state[state] = 1
+    number = max(1, int(st.session_state.get(state, 1)))
+    page = fetch((number - 1) * page_size, page_size)
+    st.session_state[state] = page.number  # before the widget exists in this run: allowed
+    shown = f"第 {page.first:,}–{page.last:,} {unit}" if page.total else "无记录"
+    text = f"共 {page.total:,} {unit}{noun}，{shown}。{note}"
+    if page.pages <= 1:
+        st.caption(text)
+        return page
+    cap, prev, num, nxt = st.columns([6, 1, 1, 1], vertical_alignment="center")
+    cap.caption(text)
+    prev.button(
+        "上一页",
+        key=f"{key}_prev",
+        disabled=page.number <= 1,
+        on_click=_step_page,
+        args=(state, -1),
+        width="stretch",
+    )
+    num.number_input(
+        f"页码（共 {page.pages:,} 页）",
+        min_value=1,
+        max_value=page.pages,
+        step=1,
+        key=state,
+        label_visibility="collapsed",
+        help=f"共 {page.pages:,} 页",
+    )
+    nxt.button(
+        "下一页",
+        key=f"{key}_next",
+        disabled=page.number >= page.pages,
+        on_click=_step_page,
+        args=(state, 1),
+        width="stretch",
+    )
+    return page
 
 
 def progress_bar() -> Callable[[int, int], None]:
@@ -164,8 +301,23 @@ def validation_report(problems: list, rows_ok: int) -> bool:
     return bool(errors)
 
 
+def duplicate_choice(repeats: int, key: str) -> bool:
+    """「297 行已存在，将跳过」 with a checkbox to import those rows anyway; True to keep them."""
+    if not repeats:
+        return False
+    message = st.empty()  # above the checkbox, worded after it
+    keep = st.checkbox(f"仍然导入这 {repeats:,} 行（同一回答会计数两次）", key=key)
+    why = "（受访者ID相同，或文本、日期、产品、地区、渠道都相同）"
+    if keep:
+        message.warning(f"{repeats:,} 行已存在{why}，将再次导入。")
+    else:
+        message.info(f"{repeats:,} 行已存在，将跳过{why}。")
+    return keep
+
+
 # --------------------------------------------------------------------------- exports
 def _log_export(name: str, fmt: str, rows: int) -> None:
+    """The download buttons' on_click: an ``export`` audit entry (name, format, rows)."""
     who = session_actor()
     if who is not None:
         access.log_export(cache.store(), who, name, fmt, rows)
@@ -208,12 +360,17 @@ def monthly_summary(f: Filters, key: str) -> None:
         month = st.selectbox(
             "月份", months, key=f"{key}_month", format_func=lambda m: f"{m:%Y年%m月}"
         )
+        start, end = month.start_time.date(), month.end_time.date()
+        answers = cache.kpis(replace(f, date_from=start, date_to=end))["current"]["n"]
+        name = f"借款人之声-{month}-月度摘要"
         st.download_button(
             "下载月度摘要 (HTML)",
-            monthly_summary_html(cache.store(), month.to_timestamp().date(), f),
-            f"借款人之声-{month}-月度摘要.html",
+            monthly_summary_html(cache.store(), start, f),
+            f"{name}.html",
             "text/html",
             key=f"{key}_report",
+            on_click=_log_export,
+            args=(name, "html", int(answers or 0)),
         )
 
 

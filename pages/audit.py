@@ -26,16 +26,22 @@ actions = c[2].multiselect(
 search = c[3].text_input("搜索对象或详情", key="au_search", placeholder="如：批次号、记录编号")
 d_from, d_to = dates if isinstance(dates, tuple | list) and len(dates) == 2 else (None, None)
 
-log = access.audit_log(
-    cache.store(),
-    actor,
-    date_from=d_from,
-    date_to=d_to,
-    users=tuple(users),
-    actions=tuple(actions),
-    search=search or None,
+criteria = {
+    "date_from": d_from,
+    "date_to": d_to,
+    "users": tuple(users),
+    "actions": tuple(actions),
+    "search": search or None,
+}
+page = widgets.pager(
+    lambda offset, limit: access.audit_page(
+        cache.store(), actor, **criteria, offset=offset, limit=limit
+    ),
+    "au_pg",
+    reset_on=criteria,
+    noun="记录",
+    note="最新在前。",
 )
-st.caption(f"{len(log):,} 条记录（最新在前，最多 5,000 条）。")
-table = access.audit_for_display(log)
+table = access.audit_for_display(page.rows)
 st.dataframe(table, hide_index=True, width="stretch", key="au_table")
 widgets.download_buttons(table, "审计日志", "au_dl")

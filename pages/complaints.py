@@ -30,13 +30,20 @@ statuses = {"unreviewed": "未复核", **reviews.ACTIONS}
 status = widgets.optional_select(c[3], "复核状态", statuses, "cp_status")
 search = c[4].text_input("全文搜索", key="cp_search", placeholder="如：通讯录 爆")
 
-queue = cache.complaint_queue(
-    f, tactic=tactic, emotion=emotion, reason=reason, status=status, search=search or None
+criteria = {"tactic": tactic, "emotion": emotion, "reason": reason, "status": status}
+page = widgets.pager(
+    lambda offset, limit: cache.complaint_page(
+        f, **criteria, search=search or None, offset=offset, limit=limit
+    ),
+    "cp_pg",
+    reset_on=(criteria, search, f),
+    noun="投诉",
+    note="按严重程度、时间排序；选中一行查看详情。",
 )
-st.caption(f"共 {len(queue):,} 条投诉（按严重程度、时间排序）。选中一行查看详情。")
+queue = page.rows
 table = fmt.queue_for_display(queue)
-# the key carries the filters, so a selection never silently moves to another record
-table_key = "cp_table_" + str(abs(hash((tactic, emotion, reason, status, search, str(f)))))
+# the key carries the filters and the page, so a selection never silently moves to another record
+table_key = "cp_table_" + str(abs(hash((*criteria.values(), search, str(f), page.offset))))
 picked = widgets.pick_row(table, table_key)
 widgets.download_buttons(table, "投诉队列", "cp_dl")
 

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from data import access, ingest, reviews
-from nlp.evaluate import evaluate_frame
+from nlp.evaluate import MULTI_LABEL_TITLES, evaluate_columns, evaluate_frame
+from nlp.heads import load_heads
 from nlp.pipeline import score_frame
 from nlp.sentiment import available_backends
 from pages import _cache as cache
@@ -27,13 +28,25 @@ c[2].metric(
     fmt.percent(agree["complaint_agreement"]),
     help=f"基于 {agree['complaint_n']} 条复核",
 )
+st.subheader("标签模型卡")
+heads = load_heads()
+if heads is None:
+    st.info("未安装学习标签头：情绪、投诉、催收方式与诉求只来自线索规则。")
+else:
+    st.caption(fmt.heads_card_caption(heads.card))
+    st.dataframe(fmt.heads_card_table(heads.card), hide_index=True, width="stretch")
+st.caption(
+    "自定义情感模型（本地 Hugging Face 目录）只替换情感判断；情绪、投诉、催收方式与诉求"
+    "仍来自默认编码器上的学习标签头与线索规则。"
+)
 labelled = access.reviewed_labels(cache.store(), session.actor())
 if not labelled.empty:
     widgets.download_buttons(labelled, "复核标注集", "md_reviewed")
 
 st.subheader("上传标注文件评估")
 st.caption(
-    "需要文本列与 sentiment 列（negative/neutral/positive），可选 aspects（JSON）、complaint 列。"
+    "需要文本列与 sentiment 列（negative/neutral/positive），可选 aspects（JSON）、complaint、"
+    "emotions、requests 列；每个标签给出精确率、召回率与 F1。"
 )
 file = st.file_uploader("标注文件", type=["csv", "xlsx", "jsonl"], key="md_file")
 backends = {b.name: b.description for b in available_backends()}  # the registry
@@ -52,13 +65,13 @@ if file is not None:
     try:
         df = cache.read_table(file.getvalue(), file.name)
     except ingest.IngestError as exc:
-        st.error(str(exc))
+        st.error(fmt.error_message(exc, "无法读取文件："))
         st.stop()
     cols = list(df.columns)
     text_col = st.selectbox(
         "文本列", cols, index=cols.index("text") if "text" in cols else 0, key="md_text"
     )
-    spec = {k: (k if k in cols else None) for k in ("sentiment", "aspects", "complaint")}
+    spec = {k: (k if k in cols else None) for k in evaluate_columns()}
     if st.button("开始评估", type="primary", key="md_go") and models:
         for col, name in zip(st.columns(len(models)), models, strict=True):
             with col, st.spinner(f"{name} 评分中……"):
@@ -74,9 +87,10 @@ if file is not None:
                         width="stretch",
                         key=f"md_cm_{name}",
                     )
-                if "aspect_detection" in rep:
-                    per = rep["aspect_detection"]["per_label_f1"]
-                    st.markdown(f"催收方式识别 F1：**{rep['aspect_detection']['f1']:.3f}**")
-                    st.dataframe(fmt.aspect_f1_table(per), hide_index=True, width="stretch")
                 if "complaint" in rep:
                     st.markdown(f"投诉识别 F1：**{rep['complaint']['f1']:.3f}**")
+                for key, title in MULTI_LABEL_TITLES.items():
+                    if key in rep:
+                        st.markdown(f"{title} F1：**{rep[key]['f1']:.3f}**")
+                        table = fmt.per_label_table(rep[key]["per_label"])
+                        st.dataframe(table, hide_index=True, width="stretch")

@@ -1,9 +1,8 @@
-"""总览：管理者五秒看懂各催收方式的借款人感受，并可点开任意柱子背后的记录。"""
+"""总览：业务主管五秒看懂各催收方式的借款人感受，并可点开任意柱子背后的记录。"""
 
 import streamlit as st
 
 from data.queries import BREAKDOWN_DIMENSIONS
-from nlp.labels import REQUEST_NAMES_ZH
 from pages import _cache as cache
 from pages import _charts as charts
 from pages import _detail as detail
@@ -15,78 +14,89 @@ session.require("view_dashboard")
 st.title("借款人之声 · 总览")
 widgets.demo_banner()
 f = widgets.sidebar_filters()
-k = cache.kpis(f)
-cur, prev = k["current"], k["previous"] or {}
+widgets.overview_kpis(cache.kpis(f))
+st.html(charts.cell_css({"ov_wide": 26, "ov_cell": 22}))
 
-cols = st.columns(6)
-n_delta = fmt.delta(cur, prev, "n", pct=False)
-cols[0].metric("问卷回答", fmt.integer(cur["n"]), n_delta, help="较上一同长周期")
-cols[1].metric("通话", fmt.integer(cur["calls"]))
-neg, neg_delta = fmt.percent(cur["negative_share"]), fmt.delta(cur, prev, "negative_share")
-cols[2].metric("负面占比", neg, neg_delta, delta_color="inverse")
-rate, rate_delta = fmt.percent(cur["complaint_rate"]), fmt.delta(cur, prev, "complaint_rate")
-cols[3].metric("投诉率", rate, rate_delta, delta_color="inverse")
-cols[4].metric(
-    "平均满意度",
-    fmt.decimal(cur["csat"], 2),
-    help=f"基于 {fmt.integer(cur['csat_n'])} 份评分 (1-5)；平均 NPS {fmt.decimal(cur['nps'], 1)}",
-)
-cols[5].metric(
-    "希望被理解/灵活还款",
-    fmt.percent(cur["wants_flexibility"]),
-    help=f"提出「{REQUEST_NAMES_ZH['understanding']}」或「{REQUEST_NAMES_ZH['flexible_plan']}」"
-    f"诉求的回答占比，基数 {fmt.integer(cur['n'])} 条（行业文章称 >70%）",
-)
+with st.container(horizontal=True):
+    with st.container(key="ov_wide_tactic"):
+        st.markdown(f"**{charts.TITLES['tactic']}**")
+        fig = charts.tactic_diverging(cache.sentiment_by_tactic(f))
+        ev = st.plotly_chart(fig, on_select="rerun", key="ov_tactic", config=charts.CONFIG)
+    with st.container(key="ov_wide_trend"):
+        st.markdown(f"**{charts.TITLES['trend']}**")
+        freq = st.segmented_control(
+            "周期",
+            ["month", "week"],
+            default="month",
+            key="ov_freq",
+            format_func={"month": "按月", "week": "按周"}.get,
+            label_visibility="collapsed",
+        )
+        fig = charts.trend_lines(cache.trend(f, freq=freq or "month"))
+        ev_trend = st.plotly_chart(fig, on_select="rerun", key="ov_trend", config=charts.CONFIG)
 
-left, right = st.columns([3, 2])
-with left:
-    fig = charts.tactic_diverging(cache.sentiment_by_tactic(f))
-    ev = st.plotly_chart(fig, on_select="rerun", key="ov_tactic", width="stretch")
-with right:
-    freq = st.segmented_control(
-        "周期",
-        ["month", "week"],
-        default="month",
-        key="ov_freq",
-        format_func={"month": "按月", "week": "按周"}.get,
-    )
-    fig = charts.trend_lines(cache.trend(f, freq=freq or "month"))
-    ev_trend = st.plotly_chart(fig, on_select="rerun", key="ov_trend", width="stretch")
-
-c1, c2 = st.columns(2)
-with c1:
-    dim = st.selectbox(
-        "分组维度", list(BREAKDOWN_DIMENSIONS), key="ov_dim", format_func=BREAKDOWN_DIMENSIONS.get
-    )
-    title = f"按{BREAKDOWN_DIMENSIONS[dim]}的情感分布"
-    fig = charts.stacked_share(cache.breakdown(f, dim=dim), title)
-    ev_dim = st.plotly_chart(fig, on_select="rerun", key="ov_breakdown", width="stretch")
-with c2:
-    fig = charts.emotion_heatmap(cache.emotions_by_tactic(f))
-    st.plotly_chart(fig, width="stretch", key="ov_emotions")
+with st.container(horizontal=True):
+    with st.container(key="ov_cell_breakdown"):
+        dim = st.selectbox(
+            "分组维度",
+            list(BREAKDOWN_DIMENSIONS),
+            key="ov_dim",
+            format_func=BREAKDOWN_DIMENSIONS.get,
+        )
+        st.markdown(f"**按{BREAKDOWN_DIMENSIONS[dim]}的情感分布**")
+        fig = charts.stacked_share(cache.breakdown(f, dim=dim))
+        ev_dim = st.plotly_chart(fig, on_select="rerun", key="ov_breakdown", config=charts.CONFIG)
+    with st.container(key="ov_cell_emotions"):
+        st.markdown(f"**{charts.TITLES['emotions']}**")
+        fig = charts.emotion_heatmap(cache.emotions_by_tactic(f))
+        st.plotly_chart(fig, key="ov_emotions", config=charts.CONFIG)
 drill = charts.drill_down(ev, ev_trend, ev_dim, freq=freq or "month", dim=dim)
 
 st.subheader("催收方式 → 结果")
-o1, o2, o3 = st.columns(3)
-if not (plans := cache.plan_outcomes(f)).empty:
-    fig = charts.outcome_bars(fmt.with_plan_label(plans), "label", "提供还款方案与承诺还款率")
-    o1.plotly_chart(fig, width="stretch", key="ov_plans")
-if not (viol := cache.violation_outcomes(f)).empty:
-    fig = charts.outcome_bars(fmt.with_rule_label(viol), "label", "违规催收与承诺还款率")
-    o2.plotly_chart(fig, width="stretch", key="ov_viol")
+by_stage = st.toggle(
+    "按逾期阶段分层",
+    key="ov_by_stage",
+    help="在同一逾期阶段（M1/M2/M3+）内比较，避免阶段构成不同造成的假象",
+)
+st.caption(charts.BASE_NOTE)
+with st.container(horizontal=True):
+    if not (plans := cache.plan_outcomes(f)).empty:
+        with st.container(key="ov_cell_plans"):
+            st.markdown(f"**{charts.TITLES['plans']}**")
+            fig = charts.outcome_bars(fmt.with_plan_label(plans), "label")
+            st.plotly_chart(fig, key="ov_plans", config=charts.CONFIG)
+    if not (viol := cache.violation_outcomes(f, by_stage=by_stage)).empty:
+        with st.container(key="ov_cell_viol"):
+            st.markdown(f"**{charts.TITLES['violations' + ('_by_stage' if by_stage else '')]}**")
+            if by_stage:
+                st.caption(charts.STAGE_NOTE)
+            chart = charts.outcome_by_stage if by_stage else charts.outcome_bars
+            st.plotly_chart(
+                chart(fmt.with_rule_label(viol), "label"), key="ov_viol", config=charts.CONFIG
+            )
 if not (csat := cache.csat_by_tactic(f)).empty:
-    o3.markdown("**按催收体验的平均满意度 (1-5)**")
-    o3.dataframe(fmt.csat_table(csat), width="stretch")
+    st.markdown("**按催收体验的平均满意度 (1-5)**（括号内为评分数，灰色 = 不足 30 份）")
+    st.dataframe(fmt.csat_with_base(csat))
 
 st.subheader("明细记录")
 if drill:
-    st.caption("已按所选图表元素筛选：" + "，".join(f"{k}={v}" for k, v in drill.items()))
+    st.caption(fmt.drill_caption(drill, cache.records_page(f, limit=1, **drill).total))
 else:
     st.caption("点击上方任一柱子或折线点，查看其背后的记录。下表为最新投诉。")
-rows = cache.records(f, **drill) if drill else cache.records(f, complaint_only=True, limit=200)
+criteria = drill or {"complaint_only": True}
+page = widgets.pager(
+    lambda offset, limit: cache.records_page(f, **criteria, offset=offset, limit=limit),
+    "ov_pg",
+    reset_on=(criteria, f),
+    noun="记录",
+    note="选中一行查看详情。",
+)
+rows = page.rows
 table = fmt.records_for_display(rows)
-if (picked := widgets.pick_row(table, "ov_records")) is not None:
+# the key carries the selection and the page, so a selected row never moves to another record
+table_key = "ov_records_" + str(abs(hash((repr(criteria), str(f), page.offset))))
+if (picked := widgets.pick_row(table, table_key)) is not None:
     detail.record_card(rows.iloc[picked])
 widgets.download_buttons(table, "借款人之声-明细", "ov_dl")
-widgets.keywords_panel(f, drill, rows)
+widgets.keywords_panel(f, drill, cache.records(f, **criteria))  # newest 500: a keyword sample
 widgets.monthly_summary(f, key="ov")

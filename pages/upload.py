@@ -26,6 +26,47 @@ file = st.file_uploader(
     type=["csv", "xlsx", "jsonl", "json", "txt", "parquet"],
 )
 
+
+def survey_upload(raw: bytes, name: str) -> None:
+    """Read, map, validate, then score and store a survey file (errors leave the page usable)."""
+    try:
+        sheets = ingest.excel_sheets(raw) if name.lower().endswith(".xlsx") else []
+        sheet = st.selectbox("工作表", sheets, key="up_sheet") if len(sheets) > 1 else None
+        df = cache.read_table(raw, name, sheet)
+    except ingest.IngestError as exc:
+        st.error(fmt.error_message(exc, "无法读取文件："))
+        return
+    cols = list(df.columns)
+    guess = ingest.saved_mapping(cache.store(), cols) or ingest.guess_mapping(cols)
+    st.markdown("**列映射**（已按表头自动猜测；同样表头的文件下次自动沿用）")
+    mapping = widgets.column_mapping(ingest.SURVEY_FIELDS, cols, guess, key="up_map")
+    st.markdown(f"**预览**（共 {len(df):,} 行）")
+    st.dataframe(mask_frame(df.head(10)), width="stretch", hide_index=True)
+    clean, problems = ingest.validate_survey(df, mapping)  # once: report, then store
+    errors = widgets.validation_report(problems, len(clean))
+    repeats = 0 if errors else int(ingest.stored_duplicates(cache.store(), clean).sum())
+    keep = widgets.duplicate_choice(repeats, "up_dups")
+    if st.button("评分并导入", type="primary", disabled=errors, key="up_go"):
+        try:
+            res = access.upload_checked_survey(
+                cache.store(),
+                session.actor(),
+                clean,
+                [p for p in problems if p.severity == "warning"],
+                sha=ingest.sha256_bytes(raw),
+                file_name=name,
+                progress=widgets.progress_bar(),
+                keep_duplicates=keep,
+            )
+            if not res.duplicate:
+                ingest.save_mapping(cache.store(), cols, mapping)
+            cache.data_changed()
+            (st.info if res.duplicate or res.batch_id is None else st.success)(res.summary())
+        except ingest.IngestError as exc:
+            st.error(fmt.error_message(exc, NOT_STORED))
+
+
+NOT_STORED = "文件未导入，数据库未改动："
 if file is not None:
     raw = file.getvalue()
     if kind == "calls":
@@ -38,40 +79,9 @@ if file is not None:
                 cache.data_changed()
                 st.success(res.summary())
             except ingest.IngestError as exc:
-                st.error(f"文件未导入，数据库未改动：{exc}")
+                st.error(fmt.error_message(exc, NOT_STORED))
     else:
-        try:
-            sheets = ingest.excel_sheets(raw) if file.name.lower().endswith(".xlsx") else []
-            sheet = st.selectbox("工作表", sheets, key="up_sheet") if len(sheets) > 1 else None
-            df = cache.read_table(raw, file.name, sheet)
-        except ingest.IngestError as exc:
-            st.error(f"无法读取：{exc}")
-            st.stop()
-        cols = list(df.columns)
-        guess = ingest.saved_mapping(cache.store(), cols) or ingest.guess_mapping(cols)
-        st.markdown("**列映射**（已按表头自动猜测；同样表头的文件下次自动沿用）")
-        mapping = widgets.column_mapping(ingest.SURVEY_FIELDS, cols, guess, key="up_map")
-        st.markdown(f"**预览**（共 {len(df):,} 行）")
-        st.dataframe(mask_frame(df.head(10)), width="stretch", hide_index=True)
-        clean, problems = ingest.validate_survey(df, mapping)  # once: report, then store
-        errors = widgets.validation_report(problems, len(clean))
-        if st.button("评分并导入", type="primary", disabled=errors, key="up_go"):
-            try:
-                res = access.upload_checked_survey(
-                    cache.store(),
-                    session.actor(),
-                    clean,
-                    [p for p in problems if p.severity == "warning"],
-                    sha=ingest.sha256_bytes(raw),
-                    file_name=file.name,
-                    progress=widgets.progress_bar(),
-                )
-                if not res.duplicate:
-                    ingest.save_mapping(cache.store(), cols, mapping)
-                cache.data_changed()
-                (st.info if res.duplicate else st.success)(res.summary())
-            except ingest.IngestError as exc:
-                st.error(f"文件未导入，数据库未改动：{exc}")
+        survey_upload(raw, file.name)
 
 st.divider()
 st.subheader("已导入批次")
@@ -97,4 +107,4 @@ if session.actor().can("delete_batch"):  # admin only; data.access checks again
             cache.data_changed()
             st.success(f"已移除示例数据（{n:,} 行）")
 else:
-    st.caption("删除批次与移除示例数据由管理员操作。")
+    st.caption("删除批次与移除示例数据由系统管理员操作。")

@@ -151,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         from training.finetune import main_train
 
         return main_train(argv[1:])
+    if argv and argv[0] == "train-heads":
+        from training.heads import main_train_heads
+
+        return main_train_heads(argv[1:])
     if argv and argv[0] == "train-tfidf":
         from training.tfidf import main_train_tfidf
 

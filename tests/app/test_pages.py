@@ -7,6 +7,7 @@ tests/nlp and the browser test).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -122,18 +123,80 @@ def test_calls_page_filters_by_agent():
     assert len(table) > 0 and set(table["坐席"]) == {"A08"}
 
 
+def _total(at: AppTest, noun: str) -> tuple[int, str]:
+    """The true count in the pager caption 「共 1,420 条投诉，第 1–50 条。…」, and the range."""
+    caption = next(c.value for c in at.caption if c.value.startswith("共 ") and noun in c.value)
+    match = re.match(rf"共 ([\d,]+) \w{noun}，(第 [\d,]+–[\d,]+ \w|无记录)", caption)
+    assert match, caption
+    return int(match[1].replace(",", "")), match[2]
+
+
 def test_complaint_queue_search_narrows_the_list():
     at = _open(PAGES[1])
-    total = len(at.dataframe[0].value)
+    total, _ = _total(at, "投诉")
     at.text_input(key="cp_search").set_value("通讯录").run()
-    hits = at.dataframe[0].value
-    assert 0 < len(hits) < total
-    assert hits["回答"].str.contains("通讯录").all()
+    hits, _ = _total(at, "投诉")
+    assert 0 < hits < total
+    assert at.dataframe[0].value["回答"].str.contains("通讯录").all()
+
+
+def test_complaint_queue_shows_the_true_count_and_pages_through_it():
+    from data.store import open_store
+
+    at = _open(PAGES[1])
+    in_db = open_store().scalar(
+        "SELECT count(*) FROM scores WHERE target_kind = 'response' AND complaint"
+    )
+    assert in_db > 300  # more than the old cap, so a capped count would show
+    assert _total(at, "投诉") == (in_db, "第 1–50 条")
+    first = at.dataframe[0].value["编号"].tolist()
+    assert len(first) == 50
+    at.button(key="cp_pg_next").click().run()
+    assert _total(at, "投诉") == (in_db, "第 51–100 条")
+    assert not set(at.dataframe[0].value["编号"]) & set(first)
+    last = -(-in_db // 50)
+    at.number_input(key="cp_pg_page").set_value(last).run()
+    assert _total(at, "投诉") == (in_db, f"第 {(last - 1) * 50 + 1:,}–{in_db:,} 条")
+    assert at.button(key="cp_pg_next").disabled
+    at.selectbox(key="cp_status").set_value("unreviewed").run()  # a new filter: page 1 again
+    assert _total(at, "投诉")[1] == "第 1–50 条"
+
+
+def test_calls_with_violations_are_counted_in_full():
+    from data.store import open_store
+
+    at = _open(PAGES[2])
+    assert _total(at, "电话") == (open_store().scalar("SELECT count(*) FROM calls"), "第 1–50 通")
+    at.toggle(key="cl_only_bad").set_value(True).run()
+    bad = open_store().scalar("SELECT count(*) FROM call_analysis WHERE len(violations) > 0")
+    total, _ = _total(at, "电话")
+    assert total == bad > 0
+    table = next(d.value for d in at.dataframe if "通话" in d.value.columns)
+    assert len(table) == min(bad, 50)
+
+
+def _records_key(at: AppTest) -> str:
+    return next(d.key for d in at.dataframe if d.key and d.key.startswith("ov_records_"))
+
+
+def test_overview_records_show_the_true_count_and_page_through_it():
+    from data.queries import Filters, records_page
+    from data.store import open_store
+
+    at = _open(PAGES[0])
+    in_db = records_page(open_store(), Filters(), complaint_only=True, limit=1).total
+    assert in_db > 200  # more than the old cap of 200 rows, so a capped count would show
+    assert _total(at, "记录") == (in_db, "第 1–50 条")
+    first = at.dataframe(key=_records_key(at)).value["回答"].tolist()
+    assert len(first) == 50
+    at.button(key="ov_pg_next").click().run()
+    assert _total(at, "记录") == (in_db, "第 51–100 条")
+    assert at.dataframe(key=_records_key(at)).value["回答"].tolist() != first
 
 
 def test_overview_record_selection_shows_the_highlighted_answer():
     at = _open(PAGES[0])
-    at.session_state["ov_records"] = {"selection": {"rows": [0], "columns": []}}
+    at.session_state[_records_key(at)] = {"selection": {"rows": [0], "columns": []}}
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert any("底色" in m.value and "负面" in m.value for m in at.markdown)
@@ -156,3 +219,40 @@ def test_a_review_is_recorded_and_shown_at_once():
     assert any("已记录复核" in s.value for s in at.success)
     queue = at.dataframe[0].value  # recomputed after data_changed(): the status shows
     assert queue.loc[queue["编号"] == rid, "复核"].tolist() == [ACTIONS["false_positive"]]
+
+
+def test_upload_reports_rows_already_stored_and_imports_them_only_when_asked(db_path, monkeypatch):
+    import io
+
+    import pandas as pd
+
+    from data.ingest import ingest_survey_bytes
+    from data.store import open_store
+
+    monkeypatch.setenv("BV_DB_PATH", str(db_path))
+    st.cache_resource.clear()
+    answers = pd.DataFrame(
+        {
+            "回答内容": ["催收员态度很好", "天天打电话骚扰我家人", "威胁要上门，很害怕"],
+            "提交日期": ["2026-05-01", "2026-05-02", "2026-05-02"],
+            "地区": ["广东", "北京", "广东"],
+        }
+    )
+    xlsx = io.BytesIO()
+    answers.to_excel(xlsx, index=False)
+    store = open_store(db_path)
+    assert ingest_survey_bytes(store, xlsx.getvalue(), "答卷.xlsx").rows == 3
+    gbk = answers.assign(提交日期=["2026/5/1", "2026/5/2", "2026/5/2"]).to_csv(index=False)
+
+    at = _open("pages/upload.py")
+    at.file_uploader(key="up_file").set_value(("答卷.csv", gbk.encode("gbk"), "text/csv")).run()
+    assert any(i.value.startswith("3 行已存在，将跳过") for i in at.info)
+    at.button(key="up_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("3 行已存在，已跳过" in i.value for i in at.info)
+    assert store.scalar("SELECT count(*) FROM responses") == 3
+    at.checkbox(key="up_dups").check().run()
+    assert any("将再次导入" in w.value for w in at.warning)
+    at.button(key="up_go").click().run()
+    assert any("3 行与已有数据重复" in s.value for s in at.success)
+    assert store.scalar("SELECT count(*) FROM responses") == 6

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,16 @@ CALL = {
     ],
 }
 
+RESEARCHER_CALL = {
+    **CALL,
+    "call_id": "res-c1",
+    "agent_id": "A-RES",
+    "turns": [
+        {"speaker": "agent", "text": "刘芳你好，我是信和金融的催收专员孙磊。"},
+        {"speaker": "borrower", "text": f"别打了，我的电话{PHONE}你们给了谁？"},
+    ],
+}
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict[str, str]:
@@ -75,6 +86,12 @@ def env(tmp_path_factory) -> dict[str, str]:
         (json.dumps(CALL, ensure_ascii=False) + "\n").encode(),
         "pii.jsonl",
         uploaded_by="fixture",
+    )
+    ingest_calls_bytes(  # a batch the researcher uploaded: the only calls they may see
+        store,
+        (json.dumps(RESEARCHER_CALL, ensure_ascii=False) + "\n").encode(),
+        "res.jsonl",
+        uploaded_by="res",
     )
     auth.ensure_admin(auth_file, store, password=PASSWORDS["admin"])
     admin = auth.Actor("admin", "admin")
@@ -116,10 +133,7 @@ def login(user: str, password: str | None = None) -> AppTest:
     at = start()
     at.text_input(key="login_user").input(user)
     at.text_input(key="login_password").input(password or PASSWORDS[user])
-    at.button[0].click().run()
-    # A browser reruns app.py after st.rerun(); AppTest replays the page the last run ended
-    # on (the login page), so ask for the entry script explicitly.
-    at.switch_page("app.py").run()
+    at.button[0].click().run()  # the login form answers at "/": the rerun opens 总览
     assert not at.exception, [e.message for e in at.exception]
     return at
 
@@ -169,7 +183,7 @@ def test_a_wrong_password_is_refused_and_audited():
     ("user", "pages"),
     [
         ("mgr", {"总览", "通话质检"}),
-        ("res", {"总览", "数据上传", "模型评估"}),
+        ("res", {"总览", "通话质检", "数据上传", "模型评估"}),
         ("qa1", {"总览", "投诉复核", "通话质检"}),
         ("admin", set(ALL_PAGES.values())),
     ],
@@ -183,15 +197,20 @@ def test_navigation_shows_only_the_pages_of_the_role(user, pages):
 
 def test_manager_sees_masked_phone_numbers_in_the_records_table():
     at = login("mgr")
-    table = at.dataframe(key="ov_records").value
+    key = next(d.key for d in at.dataframe if d.key and d.key.startswith("ov_records_"))
+    table = at.dataframe(key=key).value
     texts = " ".join(table["回答"])
     assert "138****5678" in texts and "我是王*" in texts
     assert PHONE not in texts and "王强" not in texts
 
 
 def test_a_hidden_page_run_directly_still_refuses_the_role():
+    from data import sessions
+    from data.store import open_store
+
     at = AppTest.from_file(str(ROOT / "pages/upload.py"), default_timeout=60)
     at.session_state["bv_user"] = "mgr"
+    at.session_state["bv_session"] = sessions.create(open_store(), "mgr")
     at.run()
     assert any("无权访问" in e.value for e in at.error)
     assert not at.get("file_uploader")
@@ -203,7 +222,8 @@ def test_a_hidden_page_run_directly_still_refuses_the_role():
 def _open_pii_call(at: AppTest) -> AppTest:
     go(at, "pages/calls.py")
     at.selectbox(key="cl_agent").set_value("A-PII").run()
-    at.session_state["cl_table"] = {"selection": {"rows": [0], "columns": []}}
+    table = next(d.key for d in at.dataframe if d.key and d.key.startswith("cl_table_"))
+    at.session_state[table] = {"selection": {"rows": [0], "columns": []}}
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
@@ -211,7 +231,7 @@ def _open_pii_call(at: AppTest) -> AppTest:
 
 def _conversation(at: AppTest, raw: bool = False) -> str:
     """The chat HTML of the selected call, as the browser shows its text (entities decoded)."""
-    markup = next(m.value for m in at.markdown if "第 0 轮" in m.value)
+    markup = next(m.value for m in at.markdown if "第 1 轮" in m.value)
     return markup if raw else html.unescape(markup)
 
 
@@ -242,6 +262,46 @@ def test_uploaded_script_renders_as_text():
     assert "<script>alert('x')</script>你们这是骚扰" in _conversation(at)  # shown as text
 
 
+def test_researcher_sees_only_own_call_batches_masked_and_read_only():
+    at = go(login("res"), "pages/calls.py")
+    assert any("只显示您本人上传的通话批次" in i.value for i in at.info)
+    table = next(d for d in at.dataframe if d.key and d.key.startswith("cl_table_"))
+    assert table.value["通话"].tolist() == ["res-c1"]  # not the demo calls, not pii-c1
+    card = next(d.value for d in at.dataframe if "每百通违规" in d.value.columns)
+    assert card["坐席"].tolist() == ["A-RES"]
+    at.session_state[table.key] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    chat = _conversation(at)
+    assert "刘*你好" in chat and "孙*" in chat and "138****5678" in chat
+    assert "刘芳" not in chat and "孙磊" not in chat and PHONE not in chat
+    assert not [b for b in at.button if b.label in ("显示原文", "提交复核")]
+    assert not at.get("form")
+
+
+def test_researcher_cannot_widen_the_view_with_the_batch_filter():
+    from data.access import calls_filters
+    from data.auth import Actor
+    from data.queries import Filters
+    from data.store import open_store
+
+    store, res = open_store(), Actor("res", "researcher")
+    others = store.query("SELECT batch_id FROM batches WHERE uploaded_by <> 'res'")["batch_id"]
+    assert calls_filters(store, res, Filters(batches=tuple(others))) is None
+    [own] = calls_filters(store, res, Filters()).batches
+    assert store.scalar("SELECT uploaded_by FROM batches WHERE batch_id = ?", [own]) == "res"
+    assert calls_filters(store, Actor("qa1", "qa"), Filters()) == Filters()
+
+
+def test_qa_still_sees_every_call():
+    from data.store import open_store
+
+    at = go(login("qa1"), "pages/calls.py")
+    assert not any("本人上传" in i.value for i in at.info)
+    caption = next(c.value for c in at.caption if c.value.startswith("共 "))
+    assert f"共 {open_store().scalar('SELECT count(*) FROM calls'):,} 通电话" in caption
+
+
 # --------------------------------------------------------------------------- admin
 def test_admin_adds_a_user_and_the_audit_page_shows_it():
     at = go(login("admin"), "pages/admin.py")
@@ -263,9 +323,30 @@ def test_admin_adds_a_user_and_the_audit_page_shows_it():
 
 def test_logout_returns_to_the_login_form():
     at = login("res")
+    token = at.session_state["bv_session"]
     at.button(key="acct_logout").click().run()
+    # A browser reruns app.py at the same address; AppTest replays the last page file.
+    at.switch_page("app.py").run()
     assert [t.value for t in at.title] == ["借款人之声 · 登录"]
     assert audit("logout")["actor"].tolist()[-1] == "res"
+    from data import sessions
+    from data.store import open_store
+
+    assert sessions.resolve(open_store(), token, timedelta(hours=1)) is None  # revoked
+
+
+def test_a_revoked_session_ends_on_the_login_form_at_the_next_run():
+    at = login("qa1")
+    from data import sessions
+    from data.store import open_store
+
+    sessions.revoke_user(open_store(), "qa1", "password_change")  # e.g. changed in another tab
+    at.run()
+    assert any("请先登录" in w.value for w in at.warning) and not at.metric
+    assert "bv_user" not in at.session_state
+    at.switch_page("app.py").run()  # a browser reruns app.py: the form says why
+    assert [t.value for t in at.title] == ["借款人之声 · 登录"]
+    assert any("登录已失效" in i.value for i in at.info)
 
 
 def test_auth_off_says_so_in_the_sidebar(monkeypatch):

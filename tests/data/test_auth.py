@@ -237,7 +237,7 @@ def _query_functions():
     for name, fn in inspect.getmembers(queries, inspect.isfunction):
         params = list(inspect.signature(fn).parameters)
         if (
-            fn.__module__ == "data.queries"
+            fn.__module__ in ("data.queries", "data.call_queries")
             and not name.startswith("_")
             and params[:2] == ["store", "f"]
         ):

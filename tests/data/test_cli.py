@@ -67,6 +67,9 @@ def _write_inputs(d: Path) -> None:
     wb.save(d / "in.xlsx")
     frame.to_json(d / "in.jsonl", orient="records", lines=True, force_ascii=False)
     frame.to_parquet(d / "in.parquet", index=False)
+    answers = pd.DataFrame({"回答内容": TEXTS, "提交日期": ["2026-05-01"] * 3, "地区": "广东"})
+    answers.to_excel(d / "answers.xlsx", index=False)
+    answers.assign(提交日期="2026/5/1").to_csv(d / "answers_gbk.csv", index=False, encoding="gbk")
     (d / "empty.csv").write_bytes(b"")
     (d / "header_only.csv").write_text("编号,意见\n", encoding="utf-8")
 
@@ -98,6 +101,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Run]]
         "PYTHONPATH": str(ROOT),
     }
     score = ["nlp", "score", "--text-column", "意见", "--model", "lexicon"]
+    dups = ["data", "ingest", "--kind", "survey", "--db", str(d / "dups.duckdb")]
     commands = {
         "ingest": ["data", "ingest", str(d / "survey.csv"), "--kind", "survey"],
         "bad_rows": [
@@ -127,6 +131,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Run]]
             "--db",
             str(d / "other3.duckdb"),
         ],
+        "dup_xlsx": [*dups, str(d / "answers.xlsx")],
         "score_gbk_csv": [*score, str(d / "gbk.csv"), "--out", str(d / "gbk_out.csv")],
         "score_xlsx": [*score, str(d / "in.xlsx"), "--out", str(d / "xlsx_out.csv")],
         "score_jsonl": [*score, str(d / "in.jsonl"), "--out", str(d / "jsonl_out.jsonl")],
@@ -149,6 +154,10 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Run]]
     procs = {name: _start(args, env) for name, args in commands.items()}
     runs = {name: _finish(proc) for name, proc in procs.items()}
     runs["reingest"] = _finish(_start(commands["ingest"], env))  # after the first has finished
+    runs["dup_csv"] = _finish(_start([*dups, str(d / "answers_gbk.csv")], env))  # after dup_xlsx
+    runs["dup_keep"] = _finish(
+        _start([*dups, str(d / "answers_gbk.csv"), "--keep-duplicates"], env)
+    )
     return d, runs
 
 
@@ -176,6 +185,24 @@ def test_data_ingest_again_says_already_imported(cli) -> None:
     _no_traceback(run)
     assert run.code == 0
     assert "已导入过" in run.out
+
+
+def test_data_ingest_skips_rows_already_stored_from_another_format(cli) -> None:
+    d, runs = cli
+    assert runs["dup_xlsx"].code == 0 and "已导入 3 条问卷回答" in runs["dup_xlsx"].out
+    skipped = runs["dup_csv"]  # the same answers as a GBK CSV: other bytes, same rows
+    _no_traceback(skipped)
+    assert skipped.code == 0, skipped.err
+    assert "3 行已存在，已跳过；没有新的行需要导入" in skipped.out
+    kept = runs["dup_keep"]
+    assert kept.code == 0, kept.err
+    assert "已导入 3 条问卷回答" in kept.out and "3 行与已有数据重复" in kept.out
+    con = duckdb.connect(str(d / "dups.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM responses").fetchone()[0] == 6
+        assert con.execute("SELECT count(*) FROM batches").fetchone()[0] == 2
+    finally:
+        con.close()
 
 
 def test_data_ingest_rejects_a_broken_file_with_one_line(cli) -> None:

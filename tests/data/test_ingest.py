@@ -316,6 +316,47 @@ def test_empty_answers_are_skipped_with_a_warning(tmp_store) -> None:
     assert stored.to_dict("list") == {"text": ["很好", "太差"], "region": ["广东", "杭州"]}
 
 
+def test_survey_tool_placeholders_count_as_empty_and_are_reported(tmp_store) -> None:
+    lines = ["回答内容,地区", "很好,广东", "(空),北京", "N/A,上海", "没有,深圳", "（空）,杭州"]
+    raw = csv_bytes([*lines, " - ,南京", "n/a,成都", "太差,武汉", "无,西安", "(跳过),重庆"])
+    result = ingest_survey_bytes(tmp_store, raw, "f.csv")
+    assert result.rows == 3
+    assert [str(w) for w in result.warnings] == [
+        "列「回答内容」：7 行为占位符（(空)、N/A、-、无、(跳过)），按空回答跳过：第 3、4、6、7、8、10、11 行"
+    ]
+    stored = tmp_store.query("SELECT text FROM responses ORDER BY response_id")["text"].tolist()
+    assert stored == ["很好", "没有", "太差"]  # 没有 can be a real answer: kept
+
+
+def test_placeholders_are_listed_with_the_blank_answers_in_the_validation_report() -> None:
+    _, problems = validate(
+        csv_bytes(["回答内容,地区", "很好,广东", ",北京", "-,上海", "太差,杭州"])
+    )
+    assert [(p.row, p.severity) for p in problems] == [(3, "warning"), (None, "warning")]
+    assert "1 行为占位符（-），按空回答跳过：第 4 行" in problems[1].message
+
+
+def test_the_placeholder_list_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = csv_bytes(["回答内容", "很好", "无", "暂无", "N/A"])
+    monkeypatch.setenv("BV_EMPTY_ANSWERS", "暂无, 无")
+    clean, problems = validate(raw)
+    assert clean["text"].tolist() == ["很好", "N/A"]
+    assert "2 行为占位符（无、暂无）" in problems[0].message
+    monkeypatch.setenv("BV_EMPTY_ANSWERS", "off")
+    clean, problems = validate(raw)
+    assert len(clean) == 4 and problems == []
+    df = pd.DataFrame({"回答内容": ["好", "(空)"]})
+    assert validate_survey(df, {"text": "回答内容"}, empty_answers=["好"])[0]["text"].tolist() == [
+        "(空)"
+    ]
+
+
+def test_only_placeholders_is_an_error(tmp_store, db_tools) -> None:
+    with pytest.raises(IngestError, match="没有可导入的非空回答"):
+        ingest_survey_bytes(tmp_store, csv_bytes(["回答内容", "(空)", "N/A"]), "f.csv")
+    assert db_tools.counts(tmp_store)["batches"] == 0
+
+
 def test_partly_empty_optional_columns(tmp_store) -> None:
     raw = csv_bytes(["回答内容,逾期阶段,产品,满意度", "很好,m3,信用卡,5", "一般,,,", "太差,M6,,1"])
     ingest_survey_bytes(tmp_store, raw, "f.csv")
@@ -469,3 +510,107 @@ def test_rejected_random_files_never_write(property_store, db_tools, rows, raw, 
     else:
         assert after["responses"] == before["responses"] + result.rows
         assert after["batches"] == before["batches"] + 1
+
+
+# --------------------------------------------------------------------------- duplicate rows
+ANSWERS = [  # text, date, csat, product, region, channel
+    (
+        f"第{i}次来电态度{'很好' if i % 2 else '很差'}，希望能分期",
+        datetime(2026, 5, 1 + i % 20),
+        1 + i % 5,
+        "信用卡" if i % 3 else "消费贷",
+        ["广东", "北京", "上海"][i % 3],
+        "电话",
+    )
+    for i in range(29)
+] + [("很好", datetime(2026, 5, 3), 5, "信用卡", "广东", "电话")] * 2  # a repeat inside the file
+ANSWER_HEADER = ["回答内容", "提交日期", "满意度", "产品", "地区", "催收渠道"]
+
+
+def answers_xlsx(rows=ANSWERS) -> bytes:
+    return xlsx_bytes({"答卷": [ANSWER_HEADER, *[list(r) for r in rows]]})
+
+
+def answers_gbk_csv(rows=ANSWERS) -> bytes:
+    """The same answers as a survey tool's GBK CSV: other date format, full-width spaces."""
+    frame = pd.DataFrame(
+        [(f" {t}\u3000", f"{d:%Y/%m/%d}", c, p, r, ch) for t, d, c, p, r, ch in rows],
+        columns=ANSWER_HEADER,
+    )
+    return frame.to_csv(index=False).encode("gbk")
+
+
+def test_the_same_rows_as_xlsx_then_as_gbk_csv_are_skipped(tmp_store, db_tools) -> None:
+    first = ingest_survey_bytes(tmp_store, answers_xlsx(), "答卷.xlsx")
+    assert first.rows == len(ANSWERS) == 31 and first.skipped_duplicates == 0  # the repeat too
+    before = db_tools.contents(tmp_store)
+    again = ingest_survey_bytes(tmp_store, answers_gbk_csv(), "答卷.csv")
+    assert not again.duplicate  # other bytes: the file check alone would store them again
+    assert (again.rows, again.batch_id, again.skipped_duplicates) == (0, None, 31)
+    assert again.summary() == "31 行已存在，已跳过；没有新的行需要导入。"
+    assert db_tools.contents(tmp_store) == before  # nothing written, not even a batch
+
+
+def test_keep_duplicates_stores_them_anyway(tmp_store) -> None:
+    ingest_survey_bytes(tmp_store, answers_xlsx(), "答卷.xlsx")
+    kept = ingest_survey_bytes(tmp_store, answers_gbk_csv(), "答卷.csv", keep_duplicates=True)
+    assert (kept.rows, kept.kept_duplicates, kept.skipped_duplicates) == (31, 31, 0)
+    assert "31 行与已有数据重复" in kept.summary()
+    assert tmp_store.scalar("SELECT count(*) FROM responses") == 62
+
+
+def test_only_the_new_rows_of_a_larger_export_are_stored(tmp_store) -> None:
+    ingest_survey_bytes(tmp_store, answers_xlsx(ANSWERS[:10]), "五月上.xlsx")
+    bigger = ingest_survey_bytes(tmp_store, answers_gbk_csv(), "五月.csv")
+    assert (bigger.rows, bigger.skipped_duplicates) == (21, 10)
+    assert bigger.summary().endswith("；10 行已存在，已跳过。")
+    assert tmp_store.scalar("SELECT count(*) FROM responses") == 31
+
+
+def test_each_stored_copy_matches_one_new_copy(tmp_store) -> None:
+    two = [("很好", datetime(2026, 5, 3), 5, "信用卡", "广东", "电话")] * 2
+    assert ingest_survey_bytes(tmp_store, answers_xlsx(two), "a.xlsx").rows == 2
+    three = ingest_survey_bytes(tmp_store, answers_gbk_csv([*two, two[0]]), "b.csv")
+    assert (three.rows, three.skipped_duplicates) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("change", "repeat"),
+    [
+        ({}, True),
+        ({"回答内容": "ＨＥＬＬＯ   World"}, True),  # width, spaces and case do not count
+        ({"回答内容": "Hello World!"}, False),
+        ({"提交日期": "2026-05-02"}, False),
+        ({"提交日期": "2026-05-01 18:30"}, True),  # the same day
+        ({"地区": "北京"}, False),
+        ({"产品": "消费贷"}, False),
+        ({"催收渠道": "短信"}, False),
+        ({"满意度": "1"}, True),  # not part of the key
+    ],
+)
+def test_what_makes_a_row_a_repeat_without_respondent_ids(tmp_store, change, repeat) -> None:
+    from data.ingest import stored_duplicates
+
+    row = {"回答内容": "hello world", "提交日期": "2026-05-01", "满意度": "5", "产品": "信用卡",
+           "地区": "广东", "催收渠道": "电话"}  # fmt: skip
+    ingest_survey_bytes(tmp_store, csv_bytes([",".join(row), ",".join(row.values())]), "a.csv")
+    new = row | change
+    clean, _ = validate(csv_bytes([",".join(new), ",".join(new.values())]))
+    assert stored_duplicates(tmp_store, clean).tolist() == [repeat]
+
+
+def test_a_mapped_respondent_id_decides(tmp_store) -> None:
+    header = "受访者ID,回答内容,提交日期"
+    ingest_survey_bytes(
+        tmp_store, csv_bytes([header, "R1,很好,2026-05-01", "R2,太差,2026-05-01"]), "a.csv"
+    )
+    res = ingest_survey_bytes(
+        tmp_store,
+        csv_bytes([header, "R1,很好（改过）,2026-05-09", "R3,太差,2026-05-01", ",太差,2026-05-01"]),
+        "b.csv",
+    )
+    # R1 is stored (other text, same id); R3 is new (same text, other id); no id: by the text
+    assert (res.rows, res.skipped_duplicates) == (1, 2)
+    assert tmp_store.query("SELECT respondent_id FROM responses ORDER BY 1")[
+        "respondent_id"
+    ].tolist() == ["R1", "R2", "R3"]

@@ -3,7 +3,10 @@ ordinary numbers in borrower text (amounts, dates, staff numbers, counts) left a
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -240,3 +243,77 @@ def test_fast_enough_for_a_records_table():
     for t in texts:
         mask_pii(t)
     assert time.perf_counter() - start < 2.0  # ~2,000 texts: well under a second here
+
+
+# --------------------------------------------------------------------------- names, measured
+NAMES_SET = Path(__file__).with_name("pii_names.jsonl")
+
+
+def _name_scores(split: str | None = None) -> tuple[float, float]:
+    """Precision and recall of the masked names on the labelled set (exact name spans)."""
+    tp = fp = fn = 0
+    for line in NAMES_SET.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if split and row.get("split", "tune") != split:
+            continue
+        found = Counter(s.text for s in find_pii(row["text"]) if s.kind == "name")
+        gold = Counter(row["names"])
+        hit = sum((found & gold).values())
+        tp, fp, fn = tp + hit, fp + found.total() - hit, fn + gold.total() - hit
+    return tp / (tp + fp), tp / (tp + fn)
+
+
+def test_name_masking_precision_and_recall():
+    """200 hand-labelled texts (96 names; survey answers and call turns, names in many
+    positions, and ordinary words that start with a surname: 王者, 高兴, 周末, 马上消费金融…).
+
+    Measured (``pytest tests/data/test_pii.py -k precision``, exact name spans): all 200 texts
+    precision 0.989 (93/94), recall 0.969 (93/96). The 50 texts marked
+    ``holdout`` were written after the rules were tuned on the other 150: precision 0.880 and
+    recall 0.880 as first measured, 0.958 / 0.920 after two general fixes (an org word inside
+    the candidate; a verb then a pronoun ends a name). Misses left: 廖东来 for 廖东 (来 may be
+    a given name), a name after 您好 with no comma, a name with no marker (李强一直不接电话).
+    """
+    precision, recall = _name_scores()
+    assert precision >= 0.95 and recall >= 0.93, (precision, recall)
+    precision, recall = _name_scores("holdout")
+    assert precision >= 0.9 and recall >= 0.85, (precision, recall)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("他们给我同事周婷打电话", "他们给我同事周*打电话"),
+        ("刘芳你好，这边是信和金融。", "刘*你好，这边是信和金融。"),
+        ("喂，是李强吗？", "喂，是李*吗？"),
+        ("经理罗斌答应给我分期。", "经理罗*答应给我分期。"),
+        ("催收员孙磊天天给我打电话。", "催收员孙*天天给我打电话。"),
+        ("专员林志强说可以减免。", "专员林**说可以减免。"),
+        ("我是方芳。", "我是方*。"),
+    ],
+)
+def test_names_marked_by_context(text, masked):
+    assert mask_pii(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "王者荣耀玩多了",
+        "我是马上金融的客户",
+        "我是江西人",
+        "我是管理员",
+        "现在不方便接电话",
+        "于是我就借了",
+        "我是小李，您的专属客服。",  # a surname alone: kept, like 李先生
+        "老张说他也被催过",
+        "是于公司规定吗？",
+    ],
+)
+def test_ordinary_words_and_bare_surnames_are_not_names(text):
+    assert [k for k, _ in kinds(text) if k == "name"] == []
+
+
+def test_mask_frame_masks_names():
+    out = mask_frame(pd.DataFrame({"text": ["请转告郑丽丽，明天之前必须还款。"]}))
+    assert out["text"].iloc[0] == "请转告郑**，明天之前必须还款。"

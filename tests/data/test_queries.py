@@ -303,3 +303,193 @@ def test_queries_agree_with_rows_scored_by_the_lexicon(tmp_store) -> None:
     assert q.kpis(tmp_store, q.Filters(products=("消费贷",)))["current"]["n"] == 2
     tactics = q.sentiment_by_tactic(tmp_store, q.Filters())
     assert tactics["n"].sum() == tmp_store.scalar("SELECT count(*) FROM aspects")
+
+
+# --------------------------------------------------------------------------- paging
+def _store_complaints(store, n: int) -> None:
+    """``n`` more stored answers on 2026-07-01.., every third one not a complaint."""
+    day = pd.Timestamp("2026-07-01")
+    responses = pd.DataFrame(
+        {
+            "response_id": [f"p{i:03d}" for i in range(n)],
+            "respondent_id": None,
+            "submitted_at": [day + pd.Timedelta(hours=i) for i in range(n)],
+            "product": "信用卡",
+            "region": "广东",
+            "channel": "电话",
+            "overdue_bucket": "M1",
+            "csat": pd.array([None] * n, dtype="Int64"),
+            "nps": pd.array([None] * n, dtype="Int64"),
+            "text": [f"第{i}次被骚扰，我要投诉" for i in range(n)],
+        }
+    )
+    scored = pd.DataFrame(
+        {
+            "sentiment": "negative",
+            "sentiment_score": -0.8,
+            "confidence": 0.9,
+            "complaint": [i % 3 != 0 for i in range(n)],
+            "aspects": [{"contact_frequency": "negative"}] * n,
+            "requests": [[]] * n,
+            "emotions": [["anger"]] * n,
+            "complaint_reasons": [["harassment"]] * n,
+            "model": "hand-made",
+        }
+    )
+    store_survey_batch(store, responses, scored, file_name="many.csv", sha="many", uploaded_by="t")
+
+
+def test_complaint_page_total_is_the_database_count_beyond_the_page_size(store) -> None:
+    _store_complaints(store, 200)
+    in_db = store.scalar("SELECT count(*) FROM scores WHERE target_kind = 'response' AND complaint")
+    assert in_db == 2 + 133 > q.PAGE_SIZE
+    first = q.complaint_page(store, q.Filters())
+    assert (first.total, len(first.rows), first.offset, first.limit) == (in_db, 50, 0, 50)
+    assert (first.first, first.last, first.number, first.pages) == (1, 50, 1, 3)
+    last = q.complaint_page(store, q.Filters(), offset=100)
+    assert (last.first, last.last, last.number, len(last.rows)) == (101, 135, 3, 35)
+    pages = [q.complaint_page(store, q.Filters(), offset=o).rows for o in (0, 50, 100)]
+    shown = pd.concat(pages)["response_id"]
+    assert shown.is_unique and len(shown) == in_db  # every complaint once, in a stable order
+    assert shown.tolist() == ids(q.complaint_queue(store, q.Filters(), limit=1000))
+    beyond = q.complaint_page(store, q.Filters(), offset=5000)  # e.g. after a filter change
+    assert beyond.offset == 100 and ids(beyond.rows) == ids(last.rows)
+    narrowed = q.complaint_page(store, q.Filters(), search="第1")  # 1, 10-19, 100-199
+    assert narrowed.total == len(q.complaint_queue(store, q.Filters(), search="第1", limit=1000))
+    assert narrowed.total > q.PAGE_SIZE
+    assert q.complaint_page(store, q.Filters(), tactic="home_visit").total == 0
+
+
+def test_records_page_counts_every_record_behind_a_chart_element(store) -> None:
+    _store_complaints(store, 120)
+    f = q.Filters()
+    page = q.records_page(store, f, tactic="contact_frequency", limit=20)
+    in_db = store.scalar(
+        "SELECT count(DISTINCT target_id) FROM aspects WHERE tactic = 'contact_frequency'"
+    )
+    assert page.total == in_db == 122 and len(page.rows) == 20
+    assert ids(page.rows) == ids(q.records(store, f, tactic="contact_frequency", limit=20))
+    assert q.records_page(store, f, complaint_only=True).total == 2 + 80
+    empty = q.records_page(store, f, search="没有这句话")
+    assert (empty.total, empty.first, empty.last, empty.pages, empty.offset) == (0, 0, 0, 1, 0)
+
+
+def _store_calls(store, n: int, bad_every: int) -> None:
+    """``n`` calls on 2026-05-0x; every ``bad_every``-th one, the oldest first, has a violation."""
+    with store.transaction() as cur:
+        for i in range(n):
+            started = pd.Timestamp("2026-05-01T00:00:00+08:00") + pd.Timedelta(minutes=i)
+            cur.execute(
+                "INSERT INTO calls (call_id, batch_id, agent_id, team, started_at) "
+                "VALUES (?, 'b-calls', ?, 'M1组', ?)",
+                [f"c{i:03d}", f"A{i % 2}", started],
+            )
+            bad = ["excessive_frequency"] if i % bad_every == 0 else []
+            cur.execute(
+                "INSERT INTO call_analysis (call_id, batch_id, violations, evidence) "
+                "VALUES (?, 'b-calls', ?, '[]')",
+                [f"c{i:03d}", bad],
+            )
+
+
+def test_calls_are_filtered_to_violations_in_sql_before_the_page_is_cut(store) -> None:
+    _store_calls(store, 90, bad_every=30)  # c000, c030, c060: the three oldest-ish calls
+    f = q.Filters()
+    newest_ten = q.calls_table(store, f, limit=10)
+    assert (newest_ten["n_violations"] > 0).sum() == 0  # a filter after the LIMIT finds none
+    bad = q.calls_table(store, f, limit=10, violations_only=True)
+    assert bad["call_id"].tolist() == ["c060", "c030", "c000"]
+    page = q.calls_page(store, f, violations_only=True)
+    assert page.total == 3 and page.rows["call_id"].tolist() == ["c060", "c030", "c000"]
+    everything = q.calls_page(store, f)
+    assert everything.total == store.scalar("SELECT count(*) FROM calls") == 90
+    assert len(everything.rows) == q.PAGE_SIZE
+    assert q.calls_page(store, f, agent="A0").total == 45
+    assert q.calls_page(store, f, agent="A1", violations_only=True).total == 0  # even ids only
+
+
+def test_audit_page_counts_every_entry(store) -> None:
+    from data import access
+    from data.auth import Actor
+
+    for i in range(120):
+        store.audit("qa-1", "export", f"表{i}", {"rows": i})
+    admin = Actor("admin", "admin")
+    in_db = store.scalar("SELECT count(*) FROM audit_log")
+    page = access.audit_page(store, admin)
+    assert page.total == in_db > 120 and len(page.rows) == q.PAGE_SIZE
+    assert page.rows["ts"].is_monotonic_decreasing
+    exports = access.audit_page(store, admin, actions=("export",), offset=100)
+    assert exports.total == 120 and len(exports.rows) == 20
+    with pytest.raises(PermissionError):
+        access.audit_page(store, Actor("m", "manager"))
+
+
+# --------------------------------------------------------------------------- rates with their base
+def _store_staged_calls(store, rows) -> None:
+    """Calls from (stage, violations, promise_to_pay, how many) rows, on 2026-05-01."""
+    with store.transaction() as cur:
+        i = 0
+        for stage, violations, promise, count in rows:
+            for _ in range(count):
+                started = pd.Timestamp("2026-05-01T10:00:00+08:00") + pd.Timedelta(minutes=i)
+                cur.execute(
+                    "INSERT INTO calls (call_id, batch_id, agent_id, started_at, overdue_bucket) "
+                    "VALUES (?, 'b-st', 'A1', ?, ?)",
+                    [f"s{i:03d}", started, stage],
+                )
+                cur.execute(
+                    "INSERT INTO call_analysis (call_id, batch_id, violations, evidence, "
+                    "agent_offered_plan, promise_to_pay) VALUES (?, 'b-st', ?, '[]', ?, ?)",
+                    [f"s{i:03d}", violations, promise, promise],
+                )
+                i += 1
+
+
+# a threat used mostly in M1, where borrowers promise more: it looks better overall than clean
+# calls, and is worse within each stage
+STAGED = [
+    ("M1", ["threat"], True, 27),
+    ("M1", ["threat"], False, 9),
+    ("M1", [], True, 8),
+    ("M1", [], False, 0),
+    ("M3+", ["threat"], False, 4),
+    ("M3+", [], True, 12),
+    ("M3+", [], False, 28),
+    (None, [], None, 2),  # no stage, no known outcome
+]
+
+
+def test_rate_queries_return_the_counts_behind_each_rate(store) -> None:
+    _store_staged_calls(store, STAGED)
+    viol = q.violation_outcomes(store, q.Filters()).set_index("rule")
+    assert viol.loc["threat", ["calls", "promises", "ptp_n"]].tolist() == [40, 27, 40]
+    assert viol.loc[q.NO_VIOLATION, ["calls", "promises", "ptp_n"]].tolist() == [50, 20, 48]
+    assert viol.loc["threat", "promise_rate"] == pytest.approx(27 / 40)
+    assert viol.loc[q.NO_VIOLATION, "promise_rate"] == pytest.approx(20 / 48)  # n = known outcomes
+    plans = q.plan_outcomes(store, q.Filters()).set_index("agent_offered_plan")
+    assert plans.loc[True, ["promises", "ptp_n"]].tolist() == [47, 47]
+    assert plans.loc[False, ["promises", "ptp_n"]].tolist() == [0, 41]
+    trend = q.trend(store, q.Filters())
+    assert (trend["negatives"] == trend["negative_share"] * trend["n"]).all()
+    assert (trend["complaints"] == trend["complaint_rate"] * trend["n"]).all()
+    assert trend["negatives"].tolist() == [0, 2, 1] and trend["complaints"].tolist() == [0, 2, 0]
+
+
+def test_violation_outcomes_by_stage_compare_like_with_like(store) -> None:
+    _store_staged_calls(store, STAGED)
+    got = q.violation_outcomes(store, q.Filters(), by_stage=True)
+    rate = {(r.rule, r.stage): r.promise_rate for r in got.itertuples()}
+    n = {(r.rule, r.stage): r.ptp_n for r in got.itertuples()}
+    assert rate[("threat", "M1")] == pytest.approx(27 / 36)
+    assert rate[(q.NO_VIOLATION, "M1")] == 1.0 and n[(q.NO_VIOLATION, "M1")] == 8
+    assert rate[("threat", "M3+")] == 0.0 and rate[(q.NO_VIOLATION, "M3+")] == pytest.approx(0.3)
+    assert ("threat", "M3+") in n and (q.NO_VIOLATION, "未填写") in n  # missing stage kept
+    # within each stage the threat does worse, although overall it does better
+    for stage in ("M1", "M3+"):
+        assert rate[("threat", stage)] < rate[(q.NO_VIOLATION, stage)]
+    overall = q.violation_outcomes(store, q.Filters()).set_index("rule")["promise_rate"]
+    assert overall["threat"] > overall[q.NO_VIOLATION]
+    mix = got.groupby("stage")["stage_calls"].first().to_dict()
+    assert mix == {"M1": 44, "M3+": 44, "未填写": 2}
+    assert got[got["stage"] == "M1"]["calls"].sum() == 44  # one violation per call here

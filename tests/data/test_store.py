@@ -40,6 +40,7 @@ CORE_TABLES = {
     "reviews",
     "audit_log",
     "column_mappings",
+    "sessions",
 }
 
 
@@ -83,7 +84,7 @@ def test_an_older_file_is_migrated_forward(db_path: Path) -> None:
 
     store = open_store(db_path)
     assert schema_version(store) == SCHEMA_VERSION
-    assert "column_mappings" in tables(store)
+    assert {"column_mappings", "sessions"} <= tables(store)
     assert store.scalar("SELECT action FROM audit_log WHERE actor = 'old'") == "kept"
 
 
@@ -177,7 +178,7 @@ def test_a_failure_midway_through_storing_a_batch_rolls_it_all_back(
     def broken_scores(*args, **kwargs):  # batches and responses are inserted by now
         raise duckdb.ConstraintException("disk full (simulated)")
 
-    other = SURVEY.replace(b"R1", b"R9")
+    other = SURVEY.replace(b"R1", b"R7").replace(b"R2", b"R8").replace(b"R3", b"R9")  # new rows
     with monkeypatch.context() as patch, pytest.raises(duckdb.ConstraintException):
         patch.setattr(batches_module, "write_scores", broken_scores)
         ingest_survey_bytes(tmp_store, other, "second.csv")

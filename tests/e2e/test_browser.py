@@ -131,7 +131,9 @@ def test_overview_shows_kpis_chart_and_chinese(page, app) -> None:
     expect(metric_value(page, "通话")).to_have_text(re.compile(r"^\d[\d,]*$"))
     expect(metric_value(page, "负面占比")).to_have_text(re.compile(r"^\d+\.\d%$"))
 
-    chart = page.get_by_test_id("stPlotlyChart").filter(has_text="各催收方式的借款人情感")
+    block = page.locator(".st-key-ov_wide_tactic")  # the chart's title sits above it as text
+    expect(block.get_by_text("各催收方式的借款人情感")).to_be_visible(timeout=RERUN_MS)
+    chart = block.get_by_test_id("stPlotlyChart")
     expect(chart.locator(".js-plotly-plot svg.main-svg").first).to_be_visible(timeout=RERUN_MS)
     bars = chart.locator("g.barlayer g.point path")
     expect(bars.first).to_be_visible()

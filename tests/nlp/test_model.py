@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import re
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nlp.modelfiles import (
+    EXPORT_VERSION,
     WEIGHTS_DIR,
     ModelNotBuiltError,
     committed_weights,
@@ -89,7 +91,38 @@ def test_build_stamp_tracks_the_committed_weights(tmp_path):
     (tmp_path / "build.json").write_text(json.dumps({"weights_sha256": "stale"}))
     assert not is_built(tmp_path)
     (tmp_path / "build.json").write_text(json.dumps({"weights_sha256": weights_fingerprint()}))
+    assert not is_built(tmp_path)  # built by an older export (no export version)
+    stamp = {"weights_sha256": weights_fingerprint(), "export": EXPORT_VERSION}
+    (tmp_path / "build.json").write_text(json.dumps(stamp))
     assert is_built(tmp_path)
+
+
+def test_pruned_vocabulary_segments_like_the_full_one():
+    """The built model's pruned tokenizer splits Chinese, ASCII, Latin-1, punctuation and emoji
+    text into the same pieces as the full e5 tokenizer (the model maps them to the same rows)."""
+    from tokenizers import Tokenizer
+
+    from nlp.sentiment import default_model_dir
+    from training.vocab import kept_piece
+
+    full_dir = default_model_dir().parent / "e5-small-base"
+    if not (full_dir / "tokenizer.json").exists():
+        pytest.skip(f"base model not built in {full_dir}")
+    full = Tokenizer.from_file(str(full_dir / "tokenizer.json"))
+    pruned = Tokenizer.from_file(str(default_model_dir() / "tokenizer.json"))
+    full_vocab = json.loads((full_dir / "tokenizer.json").read_text())["model"]["vocab"]
+    pruned_vocab = json.loads((default_model_dir() / "tokenizer.json").read_text())["model"][
+        "vocab"
+    ]
+    dev = Path(__file__).resolve().parents[1] / "data" / "dev_borrower.jsonl"
+    texts = [json.loads(line)["text"] for line in dev.read_text(encoding="utf-8").splitlines()]
+    texts += ["zfb还款 app 打不开😡 OK啦 180°C ·· ¥500", "Ｘ贷　逾期３天，罚息×２"]
+    for text in texts:
+        ours = [pruned_vocab[i][0] for i in pruned.encode(text).ids]
+        theirs = [full_vocab[i][0] for i in full.encode(text).ids]
+        assert ours == theirs, text
+    assert len(pruned_vocab) < len(full_vocab) / 1.5
+    assert not kept_piece("▁При") and kept_piece("▁逾期") and kept_piece("й")
 
 
 def test_tfidf_member_loads_and_separates_clear_cases():

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from nlp.evaluate import classification_report
+from nlp.heads import load_heads
 from nlp.labels import COMPLAINT_REASONS, EMOTIONS, REQUESTS, SENTIMENTS, TACTICS
 from nlp.pipeline import LABEL_COLUMNS, score_frame, score_texts
 from nlp.sentiment import CHUNK_TOKENS, get_backend, probs_to_labels
@@ -70,9 +71,9 @@ def test_default_model_reads_clear_cases():
         model="default",
     )
     assert out["sentiment"].tolist() == ["negative", "positive", "neutral"]
-    assert out["model"].iloc[0].startswith("e5-borrower-int8") and out["model"].iloc[0].endswith(
-        "+ens"
-    )
+    model = out["model"].iloc[0]
+    assert model.startswith("e5-borrower-int8") and "+ens" in model
+    assert ("+heads:" in model) == (load_heads() is not None)  # the label heads are named
 
 
 @pytest.mark.slow

@@ -1,0 +1,198 @@
+"""Learned label heads on the encoder features: emotions, complaint, tactics and requests.
+
+One run of the default model gives a text's sentiment and its encoder features
+(:meth:`nlp.sentiment.OnnxBackend.encode`); every head reads those features, so the
+transformer runs once per text, not once per head. Each head is a logistic regression over
+the standardised features plus the rule layer's own answer for that label. A label is set
+when its rule cue fires (the cues are precise) or when the head's probability reaches a
+threshold chosen, for that combination, on a tuning split (the heads add what the cues miss).
+The heads are trained by ``python -m nlp train-heads`` (``training.heads``) and committed
+as ``nlp/model/heads.npz``; without that file the rule layer's labels stand alone.
+
+Example:
+    >>> heads = load_heads()  # doctest: +SKIP
+    >>> heads.names[:2]  # doctest: +SKIP
+    ('emotion:anxiety', 'emotion:anger')
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from nlp.labels import EMOTIONS, REQUESTS, TACTICS
+
+HEAD_NAMES: tuple[str, ...] = (
+    *(f"emotion:{e}" for e in EMOTIONS),
+    "complaint",
+    *(f"aspect:{t}" for t in TACTICS),
+    *(f"request:{r}" for r in REQUESTS),
+)
+"""Every head the trainer may produce, in a fixed order."""
+
+
+@dataclass(frozen=True)
+class Heads:
+    """A set of trained heads (a row of ``weights`` per head).
+
+    Attributes:
+        names: head names from :data:`HEAD_NAMES` (a trained set may hold fewer).
+        mean / scale: feature standardisation learnt on the training texts.
+        weights: ``(heads, features + 1)``; the last column weighs the rule layer's answer.
+        bias: ``(heads,)``.
+        thresholds: ``(heads,)`` probability cut-offs chosen on the tuning split.
+        card: what the heads were trained on and how they measured (``heads.json``).
+    """
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+    thresholds: np.ndarray
+    card: dict
+    sentiment_weights: np.ndarray | None = None
+    sentiment_bias: np.ndarray | None = None
+    sentiment_mix: float = 0.0
+
+    def sentiment(self, probs: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The ensemble's sentiment probabilities mixed with the sentiment head's (which knows
+        matter-of-fact finance talk is neutral); unchanged without a sentiment head."""
+        if self.sentiment_weights is None or not self.sentiment_mix:
+            return probs
+        x = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        z = x @ self.sentiment_weights.T + self.sentiment_bias
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        head = e / e.sum(axis=1, keepdims=True)
+        return (1 - self.sentiment_mix) * probs + self.sentiment_mix * head
+
+    def proba(self, features: np.ndarray, rule_hits: np.ndarray) -> np.ndarray:
+        """``(texts, heads)`` probabilities.
+
+        Args:
+            features: ``(texts, dim)`` encoder features.
+            rule_hits: ``(texts, heads)`` 0/1, the rule layer's answer for each head.
+        """
+        x = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        w, w_rule = self.weights[:, :-1], self.weights[:, -1]
+        z = x @ w.T + rule_hits * w_rule + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    def decide(self, features: np.ndarray, rule_hits: np.ndarray) -> np.ndarray:
+        """``(texts, heads)`` booleans: a rule cue fired, or the head's probability reaches its
+        threshold (the rules are precise and keep their hits; the heads add what they miss)."""
+        return (rule_hits > 0) | (self.proba(features, rule_hits) >= self.thresholds)
+
+    def save(self, path: Path) -> None:
+        """Write ``path`` (npz) and its card beside it (``.json``)."""
+        np.savez_compressed(
+            path,
+            mean=self.mean.astype(np.float32),
+            scale=self.scale.astype(np.float32),
+            weights=self.weights.astype(np.float32),
+            bias=self.bias.astype(np.float32),
+            thresholds=self.thresholds.astype(np.float32),
+            **(
+                {
+                    "sentiment_weights": self.sentiment_weights.astype(np.float32),
+                    "sentiment_bias": self.sentiment_bias.astype(np.float32),
+                    "sentiment_mix": np.float32(self.sentiment_mix),
+                }
+                if self.sentiment_weights is not None
+                else {}
+            ),
+        )
+        card = {**self.card, "names": list(self.names)}
+        path.with_suffix(".json").write_text(
+            json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+
+
+def rule_hits(analyses: Sequence, names: Sequence[str]) -> np.ndarray:
+    """``(texts, heads)`` 0/1 matrix of what the rule layer (``nlp.feedback``) found."""
+    out = np.zeros((len(analyses), len(names)))
+    for i, a in enumerate(analyses):
+        found = {
+            *(f"emotion:{e}" for e in a.emotions),
+            *(f"aspect:{t}" for t in a.aspects),
+            *(f"request:{r}" for r in a.requests),
+            *(("complaint",) if a.complaint else ()),
+        }
+        for j, name in enumerate(names):
+            out[i, j] = name in found
+    return out
+
+
+def load_heads(path: Path | None = None) -> Heads | None:
+    """The heads ``BV_HEADS`` names (default: the committed ``nlp/model/heads.npz``), or
+    ``None`` when it says ``off`` or there are none."""
+    from nlp.config import nlp_config
+    from nlp.modelfiles import HEADS_PATH
+
+    if path is None:
+        setting = nlp_config().heads
+        if setting.lower() in ("off", "none", "0"):
+            return None
+        path = HEADS_PATH if setting == "default" else Path(setting)
+    return _load(Path(path))
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> Heads | None:
+    card_path = path.with_suffix(".json")
+    if not path.exists() or not card_path.exists():
+        return None
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    with np.load(path) as data:
+        return Heads(
+            names=tuple(card["names"]),
+            mean=data["mean"].astype(np.float64),
+            scale=data["scale"].astype(np.float64),
+            weights=data["weights"].astype(np.float64),
+            bias=data["bias"].astype(np.float64),
+            thresholds=data["thresholds"].astype(np.float64),
+            card=card,
+            sentiment_weights=(
+                data["sentiment_weights"].astype(np.float64)
+                if "sentiment_weights" in data
+                else None
+            ),
+            sentiment_bias=(
+                data["sentiment_bias"].astype(np.float64) if "sentiment_bias" in data else None
+            ),
+            sentiment_mix=float(data["sentiment_mix"]) if "sentiment_mix" in data else 0.0,
+        )
+
+
+def merged_labels(analysis, decided: dict[str, bool], doc_label: str) -> dict:
+    """One text's labels: a head's decision where a head exists, the rule layer's elsewhere.
+
+    Args:
+        analysis: the rule layer's :class:`nlp.feedback.Analysis` for the text.
+        decided: head name -> decision (only the heads that exist).
+        doc_label: the text's sentiment, the polarity of a tactic only a head found.
+    """
+
+    def pick(name: str, ruled: bool) -> bool:
+        return decided.get(name, ruled)
+
+    emotions = [e for e in EMOTIONS if pick(f"emotion:{e}", e in analysis.emotions)]
+    aspects = {
+        t: analysis.aspects.get(t, doc_label)
+        for t in TACTICS
+        if pick(f"aspect:{t}", t in analysis.aspects)
+    }
+    complaint = pick("complaint", bool(analysis.complaint))
+    requests = [r for r in REQUESTS if pick(f"request:{r}", r in analysis.requests)]
+    return {
+        "aspects": aspects,
+        "emotions": emotions,
+        "complaint": complaint,
+        "complaint_reasons": list(analysis.complaint_reasons) if complaint else [],
+        "requests": requests,
+    }
