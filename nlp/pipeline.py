@@ -76,10 +76,9 @@ def score_texts(
 ) -> pd.DataFrame:
     """Score raw texts; one row per text with the label columns plus ``confidence``.
 
-    Each text is normalised once and split into clauses once; the rule layer runs once.
+    Each text is normalised once and split into clauses once; the rule layer runs once; texts
+    that normalise alike are scored once (a text's labels depend on the text alone).
     """
-    from nlp.feedback import analyze_clause_lists, split_texts
-    from nlp.heads import load_heads
     from nlp.textnorm import normalize_many
 
     name = resolve_model(model)
@@ -88,6 +87,21 @@ def score_texts(
     norm = normalize_many(raw)
     if not raw:
         return pd.DataFrame(columns=[*LABEL_COLUMNS, "confidence"])
+    unique = list(dict.fromkeys(norm))
+    if len(unique) == len(norm):
+        return _score_normalised(norm, backend, progress)
+    scored = _score_normalised(unique, backend, progress)
+    position = {text: i for i, text in enumerate(unique)}
+    return scored.iloc[[position[t] for t in norm]].reset_index(drop=True)
+
+
+def _score_normalised(
+    norm: list[str], backend: SentimentBackend, progress: Progress | None
+) -> pd.DataFrame:
+    """:func:`score_texts` for distinct, already normalised texts."""
+    from nlp.feedback import analyze_clause_lists, split_texts
+    from nlp.heads import load_heads
+
     encode = getattr(backend, "encode", None)
     probs, features = (
         encode(norm, progress) if encode else (backend.predict_proba(norm, progress), None)

@@ -111,3 +111,22 @@ def test_default_scores_do_not_depend_on_batch_mates():
     alone = np.stack([backend.predict_proba([t])[0] for t in texts])
     crowd = backend.predict_proba([*texts, "很长的一段话。" * 40, "好", "一般般吧"])[:3]
     np.testing.assert_array_equal(alone, crowd)
+
+
+def test_texts_that_normalise_alike_are_scored_once_and_keep_their_rows(monkeypatch):
+    from nlp import pipeline
+
+    seen: list[list[str]] = []
+    real = pipeline._score_normalised
+
+    def spy(norm, backend, progress):
+        seen.append(list(norm))
+        return real(norm, backend, progress)
+
+    monkeypatch.setattr(pipeline, "_score_normalised", spy)
+    texts = ["天天打电话，烦死了", "谢谢你们的耐心", "天天打电话，烦死了", "天天打电话,烦死了"]
+    out = score_texts(texts, model="lexicon")
+    assert len(seen) == 1 and len(seen[0]) == 2  # full-width and half-width commas normalise alike
+    assert len(out) == 4 and out.index.tolist() == [0, 1, 2, 3]
+    assert out.iloc[0].to_dict() == out.iloc[2].to_dict() == out.iloc[3].to_dict()
+    assert out.iloc[1]["sentiment"] != out.iloc[0]["sentiment"]
