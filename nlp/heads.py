@@ -3,7 +3,8 @@
 One run of the default model gives a text's sentiment and its encoder features
 (:meth:`nlp.sentiment.OnnxBackend.encode`); every head reads those features, so the
 transformer runs once per text, not once per head. Each head is a logistic regression over
-the standardised features plus the rule layer's own answer for that label. A label is set
+the standardised features plus the rule layer's own answer for that label (complaint reasons
+have heads too; a reason is only kept on a text that is a complaint). A label is set
 when its rule cue fires (the cues are precise) or when the head's probability reaches a
 threshold chosen, for that combination, on a tuning split (the heads add what the cues miss).
 The heads are trained by ``python -m nlp train-heads`` (``training.heads``) and committed
@@ -18,20 +19,21 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from nlp.labels import EMOTIONS, REQUESTS, TACTICS
+from nlp.labels import COMPLAINT_REASONS, EMOTIONS, REQUESTS, SENTIMENTS, TACTICS
 
 HEAD_NAMES: tuple[str, ...] = (
     *(f"emotion:{e}" for e in EMOTIONS),
     "complaint",
     *(f"aspect:{t}" for t in TACTICS),
     *(f"request:{r}" for r in REQUESTS),
+    *(f"reason:{r}" for r in COMPLAINT_REASONS),
 )
 """Every head the trainer may produce, in a fixed order."""
 
@@ -59,6 +61,19 @@ class Heads:
     sentiment_weights: np.ndarray | None = None
     sentiment_bias: np.ndarray | None = None
     sentiment_mix: float = 0.0
+    polarity_weights: np.ndarray | None = None  # (3, dim + len(TACTICS))
+    polarity_bias: np.ndarray | None = None
+    polarity_for_rules: bool = False  # also re-read the polarity of tactics the cues found
+
+    def aspect_polarity(self, features: np.ndarray, tactic: str) -> str | None:
+        """The writer's polarity toward one tactic from the polarity head (``None``: no head)."""
+        if self.polarity_weights is None:
+            return None
+        x = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        onehot = np.zeros(len(TACTICS))
+        onehot[TACTICS.index(tactic)] = 1.0
+        z = np.concatenate([x, onehot]) @ self.polarity_weights.T + self.polarity_bias
+        return SENTIMENTS[int(np.argmax(z))]
 
     def sentiment(self, probs: np.ndarray, features: np.ndarray) -> np.ndarray:
         """The ensemble's sentiment probabilities mixed with the sentiment head's (which knows
@@ -106,6 +121,15 @@ class Heads:
                 if self.sentiment_weights is not None
                 else {}
             ),
+            **(
+                {
+                    "polarity_weights": self.polarity_weights.astype(np.float32),
+                    "polarity_bias": self.polarity_bias.astype(np.float32),
+                    "polarity_for_rules": np.bool_(self.polarity_for_rules),
+                }
+                if self.polarity_weights is not None
+                else {}
+            ),
         )
         card = {**self.card, "names": list(self.names)}
         path.with_suffix(".json").write_text(
@@ -121,6 +145,7 @@ def rule_hits(analyses: Sequence, names: Sequence[str]) -> np.ndarray:
             *(f"emotion:{e}" for e in a.emotions),
             *(f"aspect:{t}" for t in a.aspects),
             *(f"request:{r}" for r in a.requests),
+            *(f"reason:{r}" for r in a.complaint_reasons),
             *(("complaint",) if a.complaint else ()),
         }
         for j, name in enumerate(names):
@@ -166,33 +191,51 @@ def _load(path: Path) -> Heads | None:
                 data["sentiment_bias"].astype(np.float64) if "sentiment_bias" in data else None
             ),
             sentiment_mix=float(data["sentiment_mix"]) if "sentiment_mix" in data else 0.0,
+            polarity_weights=(
+                data["polarity_weights"].astype(np.float64) if "polarity_weights" in data else None
+            ),
+            polarity_bias=(
+                data["polarity_bias"].astype(np.float64) if "polarity_bias" in data else None
+            ),
+            polarity_for_rules=bool(data["polarity_for_rules"])
+            if "polarity_for_rules" in data
+            else False,
         )
 
 
-def merged_labels(analysis, decided: dict[str, bool], doc_label: str) -> dict:
+def merged_labels(
+    analysis,
+    decided: dict[str, bool],
+    doc_label: str,
+    polarity: Callable[[str, bool], str | None] | None = None,
+) -> dict:
     """One text's labels: a head's decision where a head exists, the rule layer's elsewhere.
 
     Args:
         analysis: the rule layer's :class:`nlp.feedback.Analysis` for the text.
         decided: head name -> decision (only the heads that exist).
-        doc_label: the text's sentiment, the polarity of a tactic only a head found.
+        doc_label: the text's sentiment, the polarity of a tactic only a head found when
+            there is no polarity head.
+        polarity: ``(tactic, found_by_rules) -> label or None``: the polarity head's reading.
     """
 
     def pick(name: str, ruled: bool) -> bool:
         return decided.get(name, ruled)
 
     emotions = [e for e in EMOTIONS if pick(f"emotion:{e}", e in analysis.emotions)]
-    aspects = {
-        t: analysis.aspects.get(t, doc_label)
-        for t in TACTICS
-        if pick(f"aspect:{t}", t in analysis.aspects)
-    }
+
+    def tactic_polarity(t: str) -> str:
+        head = polarity(t, t in analysis.aspects) if polarity else None
+        return head or analysis.aspects.get(t, doc_label)
+
+    aspects = {t: tactic_polarity(t) for t in TACTICS if pick(f"aspect:{t}", t in analysis.aspects)}
     complaint = pick("complaint", bool(analysis.complaint))
     requests = [r for r in REQUESTS if pick(f"request:{r}", r in analysis.requests)]
+    reasons = [r for r in COMPLAINT_REASONS if pick(f"reason:{r}", r in analysis.complaint_reasons)]
     return {
         "aspects": aspects,
         "emotions": emotions,
         "complaint": complaint,
-        "complaint_reasons": list(analysis.complaint_reasons) if complaint else [],
+        "complaint_reasons": reasons if complaint else [],
         "requests": requests,
     }

@@ -171,10 +171,16 @@ def _label_rows(
         ]
         return rows, model_id
     decided = heads.decide(features, rule_hits(analyses, heads.names))
-    rows = [
-        merged_labels(a, dict(zip(heads.names, d.tolist(), strict=True)), label)
-        for a, d, label in zip(analyses, decided, labels, strict=True)
-    ]
+    rows = []
+    for a, d, label, feats in zip(analyses, decided, labels, features, strict=True):
+
+        def polarity(tactic: str, by_rules: bool, feats=feats) -> str | None:
+            if by_rules and not heads.polarity_for_rules:
+                return None
+            return heads.aspect_polarity(feats, tactic)
+
+        names = dict(zip(heads.names, d.tolist(), strict=True))
+        rows.append(merged_labels(a, names, label, polarity))
     return rows, f"{model_id}+heads:{heads.card.get('version', '?')}"
 
 

@@ -322,6 +322,7 @@ def label_name(key: str) -> str:
         "emotion": EMOTION_NAMES_ZH,
         "aspect": TACTIC_NAMES_ZH,
         "request": REQUEST_NAMES_ZH,
+        "reason": COMPLAINT_REASON_NAMES_ZH,
     }.get(kind, {**EMOTION_NAMES_ZH, **TACTIC_NAMES_ZH, **REQUEST_NAMES_ZH})
     return names.get(name, {"complaint": "投诉"}.get(key, key))
 

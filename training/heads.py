@@ -30,6 +30,7 @@ import pandas as pd
 from nlp.heads import HEAD_NAMES, Heads, rule_hits
 from nlp.labels import SENTIMENTS
 from nlp.modelfiles import HEADS_PATH
+from training.polarity_head import train_polarity
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "nlp" / "train_data" / "labelled"
@@ -47,12 +48,14 @@ def _head_values(rec: dict) -> dict[str, float]:
         *(f"emotion:{e}" for e in rec.get("emotions") or []),
         *(f"aspect:{t}" for t in (rec.get("aspects") or {})),
         *(f"request:{r}" for r in rec.get("requests") or []),
+        *(f"reason:{r}" for r in rec.get("complaint_reasons") or []),
         *(("complaint",) if rec.get("complaint") else ()),
     }
     has = {
         "emotion": "emotions" in rec,
         "aspect": "aspects" in rec,
         "request": "requests" in rec,
+        "reason": "complaint_reasons" in rec,
         "complaint": "complaint" in rec,
     }
     return {h: (float(h in found) if has[h.split(":")[0]] else np.nan) for h in HEAD_NAMES}
@@ -66,7 +69,12 @@ def labelled_frame(paths: list[Path] | None = None) -> pd.DataFrame:
             if line.strip():
                 rec = json.loads(line)
                 rows.append(
-                    {"text": rec["text"], "sentiment": rec.get("sentiment"), **_head_values(rec)}
+                    {
+                        "text": rec["text"],
+                        "sentiment": rec.get("sentiment"),
+                        "aspects": rec.get("aspects"),
+                        **_head_values(rec),
+                    }
                 )
     return pd.DataFrame(rows)
 
@@ -219,6 +227,11 @@ def train(log=print, c: float = 0.5, sentiment_mix: str = "0") -> tuple[Heads, d
         sentiment["mix"] = float(sentiment_mix)
         sentiment["report"]["mix_used"] = float(sentiment_mix)
     card["sentiment_head"] = sentiment["report"]
+    polarity = train_polarity(
+        lambda texts: encode(texts, log), fit_domain, held_domain, (mean, scale), c
+    )
+    card["polarity_head"] = {**polarity["report"], "for_cue_found": polarity["for_rules"]}
+    log(f"polarity head: {card['polarity_head']}")
     heads = Heads(
         names=tuple(names),
         mean=mean,
@@ -230,6 +243,9 @@ def train(log=print, c: float = 0.5, sentiment_mix: str = "0") -> tuple[Heads, d
         sentiment_weights=sentiment["weights"],
         sentiment_bias=sentiment["bias"],
         sentiment_mix=sentiment["mix"],
+        polarity_weights=polarity["weights"],
+        polarity_bias=polarity["bias"],
+        polarity_for_rules=polarity["for_rules"],
     )
     return heads, report
 

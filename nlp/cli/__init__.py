@@ -74,6 +74,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "complaint": args.complaint_column,
         "emotions": args.emotions_column,
         "requests": args.requests_column,
+        "complaint_reasons": args.complaint_reasons_column,
     }
     for col in [args.text_column, *[c for c in columns.values() if c]]:
         if col not in df.columns:
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--complaint-column")
     ev.add_argument("--emotions-column")
     ev.add_argument("--requests-column")
+    ev.add_argument("--complaint-reasons-column")
     ev.add_argument("--model", default=None)
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
