@@ -25,7 +25,7 @@ demo: model  ## create the demo database when the store is empty
 run: demo  ## install, build, and start the app on the demo dataset
 	@$(PY) -m data.auth ensure-admin
 	@echo "Borrower Voice: http://localhost:$(PORT)"
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(VENV)/bin/streamlit run server.py --server.port $(PORT)
 
 browser:  ## Debian chromium + CJK fonts for the end-to-end test
 	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "noto.*cjk" || \

@@ -28,7 +28,8 @@ PAGES = [
 ]
 
 session.ensure_store()
-actor = session.session_actor()
+actor = session.session_actor()  # after a reload: from the HttpOnly login cookie
+session.sync_cookie()  # set it after a login, clear it after logout
 if actor is None:
     session.ensure_admin_account()
     # The login form answers at every page's address: after logging in, the rerun lands on the
@@ -40,6 +41,14 @@ if actor is None:
         for _, path, *_ in PAGES
     ]
     st.navigation(login_pages, position="hidden").run()
+elif session.must_change_password(actor):
+    # A one-time password is changed before any page opens: the form answers at every address
+    change = session.forced_password_change
+    change_pages = [st.Page(change, title="修改密码", icon="🔑", default=True)] + [
+        st.Page(change, title="修改密码", icon="🔑", url_path=Path(path).stem)
+        for _, path, *_ in PAGES
+    ]
+    st.navigation(change_pages, position="hidden").run()
 else:
     session.ensure_data()
     sections: dict[str, list] = {}

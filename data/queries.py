@@ -394,6 +394,26 @@ def complaint_page(
     return replace(page, rows=masked(page.rows))
 
 
+def review_effect(store: Store, f: Filters) -> dict[str, float]:
+    """How reviews moved the complaint figures under the filters ``f`` (its ``use_reviews``
+    is ignored): ``flagged`` (model-flagged complaints, the queue), ``reviewed`` (of those,
+    with a review), ``complaints`` / ``negative_share`` with the reviewed labels and
+    ``model_complaints`` / ``model_negative_share`` from the model alone."""
+    sql, params = responses_sql(replace(f, use_reviews=True))
+    row = store.query(
+        f"""SELECT count(*) FILTER (WHERE model_complaint) AS flagged,
+                   count(*) FILTER (WHERE model_complaint AND review_status IS NOT NULL)
+                       AS reviewed,
+                   count(*) FILTER (WHERE complaint) AS complaints,
+                   count(*) FILTER (WHERE model_complaint) AS model_complaints,
+                   avg((sentiment = 'negative')::INT) AS negative_share,
+                   avg((model_sentiment = 'negative')::INT) AS model_negative_share
+            FROM ({sql})""",
+        params,
+    ).iloc[0]
+    return {k: (0.0 if pd.isna(v) else float(v)) for k, v in row.items()}
+
+
 def response(store: Store, response_id: str) -> pd.Series | None:
     sql, params = responses_sql(Filters())
     df = masked(store.query(f"SELECT * FROM ({sql}) WHERE response_id = ?", [*params, response_id]))

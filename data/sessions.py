@@ -7,10 +7,19 @@ SHA-256, so a copy of the database cannot be replayed as a login. A session laps
 whichever comes first. Revoking is immediate: the next page run of every browser holding the
 token ends on the login form.
 
+The browser keeps the token in the ``bv_session`` cookie so that a reload stays logged in. The
+cookie value is the token signed with itsdangerous (HMAC with a server key, a timestamp, a
+salt per use): :func:`cookie_value` / :func:`token_from_cookie`. A forged, altered or too old
+cookie yields no token; a valid one still has to :func:`resolve`, so logout and a password
+change end it at once. The cookie itself is set by the server's HTTP route (``server.py``,
+HttpOnly), which accepts only a short-lived :func:`handoff_ticket` issued at login.
+
 Example::
 
     token = create(store, "li")
     resolve(store, token, idle=timedelta(minutes=60))   # "li"
+    value = cookie_value(token, key)                     # what the browser keeps
+    resolve(store, token_from_cookie(value, key, timedelta(hours=12)), timedelta(minutes=60))
     revoke(store, token, "logout")
     resolve(store, token, idle=timedelta(minutes=60))   # None
 """
@@ -18,8 +27,12 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from datetime import datetime, timedelta
+from pathlib import Path
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from data.store import Store, now
 
@@ -117,3 +130,81 @@ def purge(store: Store, older_than: timedelta = timedelta(days=30)) -> int:
             [cutoff, cutoff],
         ).fetchall()
     return len(rows)
+
+
+# --------------------------------------------------------------------------- the login cookie
+#: the cookie that carries the signed session token (HttpOnly, set by server.py)
+COOKIE_NAME = "bv_session"
+#: the server's route that sets (POST a handoff ticket) and clears (DELETE) that cookie
+COOKIE_ROUTE = "/_bv/session"
+#: a login's handoff ticket is good for this long (the browser posts it right after the login)
+HANDOFF_MAX_AGE = timedelta(seconds=60)
+#: the shortest BV_SESSION_SECRET accepted
+MIN_SECRET_LEN = 32
+_COOKIE_SALT = "bv-session-cookie"
+_HANDOFF_SALT = "bv-session-handoff"
+
+
+class SessionKeyError(ValueError):
+    """BV_SESSION_SECRET is unusable; the message says what to set."""
+
+
+def secret_key(configured: str, path: Path) -> str:
+    """The key that signs cookies: ``configured`` (BV_SESSION_SECRET) when set, else the key in
+    ``path``, created there once (random 256 bits, file mode 0600)."""
+    if configured:
+        if len(configured) < MIN_SECRET_LEN:
+            raise SessionKeyError(
+                f"BV_SESSION_SECRET 太短（至少 {MIN_SECRET_LEN} 个字符），或留空以自动生成"
+            )
+        return configured
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it just now
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(32))
+    return path.read_text(encoding="ascii").strip()
+
+
+def _serializer(key: str, salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=salt)
+
+
+def _loads(value: str | None, key: str, salt: str, max_age: timedelta) -> str | None:
+    if not value:
+        return None
+    try:
+        token = _serializer(key, salt).loads(value, max_age=max_age.total_seconds())
+    except BadSignature:  # altered, signed with another key or salt, or too old
+        return None
+    return token if isinstance(token, str) and token else None
+
+
+def cookie_value(token: str, key: str) -> str:
+    """The ``bv_session`` cookie value for a session token (signed and timestamped)."""
+    return _serializer(key, _COOKIE_SALT).dumps(token)
+
+
+def token_from_cookie(value: str | None, key: str, max_age: timedelta) -> str | None:
+    """The session token in a cookie value, or None when it is missing, forged, altered or
+    older than ``max_age``. The token must still :func:`resolve` to a live session."""
+    return _loads(value, key, _COOKIE_SALT, max_age)
+
+
+def handoff_ticket(token: str, key: str) -> str:
+    """What the browser posts to the cookie route right after a login (good for
+    :data:`HANDOFF_MAX_AGE`; a cookie value is not accepted as a ticket, nor the reverse)."""
+    return _serializer(key, _HANDOFF_SALT).dumps(token)
+
+
+def token_from_ticket(
+    ticket: str | None, key: str, max_age: timedelta = HANDOFF_MAX_AGE
+) -> str | None:
+    """The session token in a handoff ticket, or None (forged, altered or too old)."""
+    return _loads(ticket, key, _HANDOFF_SALT, max_age)

@@ -38,6 +38,14 @@ class Settings:
     inbox: str = ""  # BV_INBOX: folder the app imports queued CLI files from; "" = next to the DB
     session_idle_min: int = 60  # BV_SESSION_IDLE_MIN: a login lapses after this many idle minutes
     session_max_hours: int = 12  # BV_SESSION_MAX_HOURS: ... and this long after logging in
+    #: BV_SESSION_SECRET: the key that signs the login cookie; "" = a random key kept in
+    #: ``session.key`` beside BV_AUTH_FILE (created on first use, file mode 0600)
+    session_secret: str = field(default="", repr=False)
+
+    @property
+    def session_secret_file(self) -> Path:
+        """Where the generated cookie-signing key lives when BV_SESSION_SECRET is empty."""
+        return self.auth_file.parent / "session.key"
 
     def inbox_for(self, db_path: Path | str | None = None) -> Path | None:
         """The inbox of a database file: ``BV_INBOX``, else ``inbox/`` beside the file;
@@ -96,6 +104,7 @@ def settings() -> Settings:
         inbox=env.get("BV_INBOX", ""),
         session_idle_min=_positive(env, "BV_SESSION_IDLE_MIN", 60),
         session_max_hours=_positive(env, "BV_SESSION_MAX_HOURS", 12),
+        session_secret=env.get("BV_SESSION_SECRET", "").strip(),
     )
 
 

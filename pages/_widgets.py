@@ -2,12 +2,18 @@
 
 Widget keys: ``flt_*`` (sidebar filters, kept across pages); the
 others take a ``key`` from the calling page, so they carry that page's prefix.
+
+The URL: the filters (``FILTER_PARAMS``) and each page's own choices (``PAGE_PARAMS``) are
+mirrored in ``st.query_params`` under short names, only where they differ from the default, so
+a reload or a shared link opens the same view. A value in the URL seeds a widget's session
+state the first time the widget is drawn in a session; a value that is not a valid choice is
+ignored.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import NamedTuple, TypeVar
@@ -17,14 +23,149 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from data import access
-from data.queries import PAGE_SIZE, Filters, Page
-from nlp.labels import REQUEST_NAMES_ZH
+from data.queries import BREAKDOWN_DIMENSIONS, PAGE_SIZE, Filters, Page
+from nlp.labels import REQUEST_NAMES_ZH, SENTIMENT_NAMES_ZH, TACTIC_NAMES_ZH
 from pages import _cache as cache
+from pages import _charts as charts
 from pages import _format as display
 from pages._format import problems_table
 from pages._session import session_actor
 
 T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- the URL
+FILTER_PARAMS = ("from", "to", "product", "region", "channel", "bucket", "batch", "reviews")
+# every page's own parameters: a page writes its own and drops the others
+PAGE_PARAMS = (
+    *("tactic", "polarity", "period", "value", "sentiment", "freq", "dim", "by_stage"),  # 总览
+    *("emotion", "reason", "status", "q"),  # 投诉复核 (also tactic)
+    *("agent", "rule", "bad"),  # 通话质检
+)
+MAX_PARAM_LEN = 200
+
+UrlValue = str | list[str] | tuple[str, ...] | None
+
+
+def url_values(name: str, allowed: Collection[str] | None = None) -> list[str]:
+    """The values of ``?name=`` in the URL (repeated for a list), keeping only ``allowed``."""
+    values = [v for v in st.query_params.get_all(name) if v and len(v) <= MAX_PARAM_LEN]
+    return [v for v in values if allowed is None or v in allowed]
+
+
+def url_value(name: str, allowed: Collection[str] | None = None) -> str | None:
+    """``?name=`` when it is one of ``allowed`` (any short text when None), else None."""
+    values = url_values(name, allowed)
+    return values[0] if values else None
+
+
+def url_date(name: str, lo: date, hi: date) -> date | None:
+    """``?name=2026-03-01`` as a date between ``lo`` and ``hi``; None when absent or invalid."""
+    try:
+        day = date.fromisoformat(url_value(name) or "")
+    except ValueError:
+        return None
+    return day if lo <= day <= hi else None
+
+
+def seed_from_url(state_key: str, value: object) -> None:
+    """Seed a widget's session state from the URL the first time it is drawn in a session."""
+    if value is not None and value != [] and state_key not in st.session_state:
+        st.session_state[state_key] = value
+
+
+def write_url(params: Mapping[str, UrlValue]) -> None:
+    """Set these URL parameters; None, "" or [] removes one (a default value)."""
+    for name, value in params.items():
+        values = [value] if isinstance(value, str) else list(value or ())
+        values = [v for v in values if v]
+        if st.query_params.get_all(name) == values:
+            continue
+        if not values:
+            del st.query_params[name]
+        else:
+            st.query_params[name] = values if len(values) > 1 else values[0]
+
+
+def page_url(params: Mapping[str, UrlValue]) -> None:
+    """Mirror this page's own choices in the URL; other pages' parameters are dropped."""
+    write_url({**dict.fromkeys(PAGE_PARAMS), **params})
+
+
+def flag(on: bool) -> str | None:
+    """A toggle that is off by default, as a URL value: "1" when on."""
+    return "1" if on else None
+
+
+DRILL_PARAMS = ("tactic", "polarity", "period", "value", "sentiment")
+
+
+def drill_params(drill: Mapping) -> dict[str, str | None]:
+    """A drill-down as URL parameters (``DRILL_PARAMS``; its ``freq`` and ``dim`` are the
+    overview's own ``freq`` and ``dim`` parameters)."""
+    params: dict[str, str | None] = dict.fromkeys(DRILL_PARAMS)
+    for name in DRILL_PARAMS:
+        if drill.get(name) is not None:
+            params[name] = str(drill[name])
+    return params
+
+
+def drill_from_params(params: Mapping[str, str | None], *, freq: str, dim: str) -> dict:
+    """The drill-down a URL asks for (see ``drill_params``); {} when absent or invalid."""
+    tactic, polarity = params.get("tactic"), params.get("polarity")
+    if tactic in TACTIC_NAMES_ZH and polarity in SENTIMENT_NAMES_ZH:
+        return {"tactic": tactic, "polarity": polarity}
+    if period := params.get("period"):
+        try:
+            return {"period": date.fromisoformat(period), "freq": freq}
+        except ValueError:
+            return {}
+    value, sentiment = params.get("value"), params.get("sentiment")
+    if value and sentiment in SENTIMENT_NAMES_ZH:
+        return {"dim": dim, "value": value, "sentiment": sentiment}
+    return {}
+
+
+def drill_still_shown(drill: Mapping, *, freq: str, dim: str) -> dict:
+    """The drill-down, or {} once its chart no longer shows it (the trend switched between
+    months and weeks, or the breakdown to another dimension)."""
+    if drill.get("freq", freq) != freq or drill.get("dim", dim) != dim:
+        return {}
+    return dict(drill)
+
+
+DIM0 = next(iter(BREAKDOWN_DIMENSIONS))  # the overview's breakdown at first
+
+
+def overview_from_url() -> None:
+    """Seed the overview's own choices (``ov_freq``, ``ov_dim``, ``ov_by_stage``) and its
+    drill-down (``ov_drill``) from the URL, the first time in a session."""
+    seed_from_url("ov_freq", url_value("freq", ["week"]))
+    seed_from_url("ov_dim", url_value("dim", BREAKDOWN_DIMENSIONS))
+    seed_from_url("ov_by_stage", url_value("by_stage", ["1"]) and True)
+    if "ov_drill" not in st.session_state:
+        st.session_state["ov_drill"] = drill_from_params(
+            {p: url_value(p) for p in DRILL_PARAMS},
+            freq=st.session_state.get("ov_freq") or "month",
+            dim=st.session_state.get("ov_dim") or DIM0,
+        )
+
+
+def overview_to_url(*, freq: str, dim: str, by_stage: bool, drill: Mapping) -> None:
+    """The overview's own choices and drill-down in the URL (the defaults left out)."""
+    view = {"freq": freq if freq != "month" else None, "dim": dim if dim != DIM0 else None}
+    page_url({**view, "by_stage": flag(by_stage), **drill_params(drill)})
+
+
+def drill_changed() -> None:
+    """The overview charts' ``on_select``: a selection changed (a rerun alone keeps the
+    drill-down), so ``ov_drill`` follows the charts' selections."""
+    s = st.session_state
+    s["ov_drill"] = charts.drill_down(
+        *(s.get(k) for k in ("ov_tactic", "ov_trend", "ov_breakdown")),
+        freq=s.get("ov_freq") or "month",
+        dim=s.get("ov_dim") or DIM0,
+    )
 
 
 # --------------------------------------------------------------------------- sidebar
@@ -43,25 +184,59 @@ def _all_of(label: str, options: list[str], key: str, **kwargs) -> list[str]:
     return st.multiselect(label, options, key=key, placeholder="全部", **kwargs)
 
 
+_LIST_FILTERS = (  # URL name, session key, filter_options column
+    ("product", "flt_products", "product"),
+    ("region", "flt_regions", "region"),
+    ("channel", "flt_channels", "channel"),
+    ("bucket", "flt_buckets", "overdue_bucket"),
+)
+
+
+def _filters_from_url(opts: Mapping, lo: date, hi: date, first: date, last: date) -> None:
+    """Seed the filters from the URL (first draw in a session); invalid values are ignored."""
+    d_from, d_to = url_date("from", lo, hi) or first, url_date("to", lo, hi) or last
+    if d_from <= d_to:
+        seed_from_url("flt_dates", (d_from, d_to))
+    for name, key, column in _LIST_FILTERS:
+        seed_from_url(key, url_values(name, opts[column]))
+    batch_ids = {b.split("|", 1)[0]: b for b in opts["batches"]}
+    seed_from_url("flt_batches", [batch_ids[b] for b in url_values("batch", batch_ids)])
+    if url_value("reviews") == "off":
+        seed_from_url("flt_reviews", False)
+
+
+def _filters_to_url(f: Filters, first: date, last: date) -> None:
+    write_url(
+        {
+            "from": None if f.date_from == first else f"{f.date_from}",
+            "to": None if f.date_to == last else f"{f.date_to}",
+            "product": f.products,
+            "region": f.regions,
+            "channel": f.channels,
+            "bucket": f.buckets,
+            "batch": f.batches,
+            "reviews": None if f.use_reviews else "off",
+        }
+    )
+
+
 def sidebar_filters() -> Filters:
-    """Sidebar filters, kept across pages in session state (keys prefixed ``flt_``)."""
+    """Sidebar filters, kept across pages in session state (keys prefixed ``flt_``) and in
+    the URL (``FILTER_PARAMS``, only those not at their default)."""
     opts = cache.filter_options()
     lo, hi = opts["date_range"]
     hi_d = pd.Timestamp(hi).date() if pd.notna(hi) else date.today()
     lo_d = pd.Timestamp(lo).date() if pd.notna(lo) else hi_d - timedelta(days=365)
+    d_min, d_max = lo_d - timedelta(days=366), hi_d + timedelta(days=366)
     for key in FILTER_KEYS:  # keep the choices when the user moves to another page
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
+    _filters_from_url(opts, d_min, d_max, lo_d, hi_d)
     with st.sidebar:
         st.markdown("#### 筛选")
         if "flt_dates" not in st.session_state:
             st.session_state["flt_dates"] = (lo_d, hi_d)
-        dates = st.date_input(
-            "日期范围",
-            key="flt_dates",
-            min_value=lo_d - timedelta(days=366),
-            max_value=hi_d + timedelta(days=366),
-        )
+        dates = st.date_input("日期范围", key="flt_dates", min_value=d_min, max_value=d_max)
         products = _all_of("产品", opts["product"], "flt_products")
         regions = _all_of("地区", opts["region"], "flt_regions")
         channels = _all_of("催收渠道", opts["channel"], "flt_channels")
@@ -73,7 +248,7 @@ def sidebar_filters() -> Filters:
             "采用人工复核结果", value=True, key="flt_reviews", help="关闭后只看模型原始判断"
         )
     d_from, d_to = dates if isinstance(dates, tuple | list) and len(dates) == 2 else (lo_d, hi_d)
-    return Filters(
+    f = Filters(
         date_from=d_from,
         date_to=d_to,
         products=tuple(products),
@@ -83,6 +258,8 @@ def sidebar_filters() -> Filters:
         batches=tuple(b.split("|", 1)[0] for b in batches),
         use_reviews=use_reviews,
     )
+    _filters_to_url(f, lo_d, hi_d)
+    return f
 
 
 def demo_banner() -> None:
@@ -169,9 +346,12 @@ def overview_kpis(kpis: Mapping) -> None:
 
 # --------------------------------------------------------------------------- inputs and tables
 def optional_select(
-    where: DeltaGenerator, label: str, names: Mapping[T, str], key: str
+    where: DeltaGenerator, label: str, names: Mapping[T, str], key: str, url: str | None = None
 ) -> T | None:
-    """A selectbox of ``names`` (id -> shown name) with 全部 first; None means all."""
+    """A selectbox of ``names`` (id -> shown name) with 全部 first; None means all. With
+    ``url``, a valid ``?url=id`` chooses the first value of a session (the page writes it)."""
+    if url is not None:
+        seed_from_url(key, url_value(url, [str(n) for n in names]))
     return where.selectbox(
         label, [None, *names], key=key, format_func=lambda v: "全部" if v is None else names[v]
     )

@@ -44,9 +44,11 @@ with tab_agents:
 with tab_calls:
     c = st.columns(3)
     agents = sorted(cache.agent_scorecard(f)["agent_id"].dropna())
-    agent = widgets.optional_select(c[0], "坐席", {a: a for a in agents}, "cl_agent")
-    rule = widgets.optional_select(c[1], "违规类型", VIOLATION_NAMES_ZH, "cl_rule")
+    agent = widgets.optional_select(c[0], "坐席", {a: a for a in agents}, "cl_agent", url="agent")
+    rule = widgets.optional_select(c[1], "违规类型", VIOLATION_NAMES_ZH, "cl_rule", url="rule")
+    widgets.seed_from_url("cl_only_bad", widgets.url_value("bad", ["1"]) and True)
     only_bad = c[2].toggle("只看有违规的通话", key="cl_only_bad")
+    widgets.page_url({"agent": agent, "rule": rule, "bad": widgets.flag(only_bad)})
     page = widgets.pager(
         lambda offset, limit: cache.calls_page(
             f, agent=agent, rule=rule, violations_only=only_bad, offset=offset, limit=limit

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from data import access, reviews
+from data import access, queries, reviews
 from nlp.labels import (
     COMPLAINT_REASON_NAMES_ZH,
     EMOTION_NAMES_ZH,
@@ -17,20 +17,26 @@ from pages import _html as html
 from pages import _session as session
 from pages import _widgets as widgets
 
+#: the review form's widgets, reset after each submit
+REVIEW_KEYS = ("cp_action", "cp_fix", "cp_note", "cp_assignee")
+
 session.require("review")
 st.title("投诉复核")
 widgets.demo_banner()
 f = widgets.sidebar_filters()
 
 c = st.columns([2, 2, 2, 2, 3])
-tactic = widgets.optional_select(c[0], "催收方式", TACTIC_NAMES_ZH, "cp_tactic")
-emotion = widgets.optional_select(c[1], "情绪", EMOTION_NAMES_ZH, "cp_emotion")
-reason = widgets.optional_select(c[2], "投诉原因", COMPLAINT_REASON_NAMES_ZH, "cp_reason")
+tactic = widgets.optional_select(c[0], "催收方式", TACTIC_NAMES_ZH, "cp_tactic", url="tactic")
+emotion = widgets.optional_select(c[1], "情绪", EMOTION_NAMES_ZH, "cp_emotion", url="emotion")
+reasons = COMPLAINT_REASON_NAMES_ZH
+reason = widgets.optional_select(c[2], "投诉原因", reasons, "cp_reason", url="reason")
 statuses = {"unreviewed": "未复核", **reviews.ACTIONS}
-status = widgets.optional_select(c[3], "复核状态", statuses, "cp_status")
+status = widgets.optional_select(c[3], "复核状态", statuses, "cp_status", url="status")
+widgets.seed_from_url("cp_search", widgets.url_value("q"))
 search = c[4].text_input("全文搜索", key="cp_search", placeholder="如：通讯录 爆")
 
 criteria = {"tactic": tactic, "emotion": emotion, "reason": reason, "status": status}
+widgets.page_url({**criteria, "q": search})
 page = widgets.pager(
     lambda offset, limit: cache.complaint_page(
         f, **criteria, search=search or None, offset=offset, limit=limit
@@ -41,11 +47,31 @@ page = widgets.pager(
     note="按严重程度、时间排序；选中一行查看详情。",
 )
 queue = page.rows
+effect = queries.review_effect(cache.store(), f)
+share = effect["reviewed"] / effect["flagged"] if effect["flagged"] else 0.0
+st.caption(
+    f"已复核 {effect['reviewed']:,.0f} 条（占 {share:.0%}）。"
+    f"采用复核结果：投诉 {effect['complaints']:,.0f} 条，负面占比 "
+    f"{effect['negative_share']:.1%}；仅模型判断：投诉 {effect['model_complaints']:,.0f} 条，"
+    f"负面占比 {effect['model_negative_share']:.1%}。"
+)
 table = fmt.queue_for_display(queue)
 # the key carries the filters and the page, so a selection never silently moves to another record
 table_key = "cp_table_" + str(abs(hash((*criteria.values(), search, str(f), page.offset))))
+if (handover := st.session_state.pop("cp_select_next", None)) is not None:
+    # after a submitted review: the form starts from its defaults, the next record is selected
+    for key in REVIEW_KEYS:
+        st.session_state.pop(key, None)
+    if handover[0] == table_key and handover[2]:
+        st.session_state[table_key] = {"selection": {"rows": [handover[1]], "columns": []}}
+    else:
+        st.session_state.pop(table_key, None)
 picked = widgets.pick_row(table, table_key)
 widgets.download_buttons(table, "投诉队列", "cp_dl")
+
+if (last := st.session_state.pop("cp_last_review", None)) is not None:
+    moved_on = "已选中下一条" if picked is not None else "本页已无下一条"
+    st.success(f"已记录复核（{last}），图表已按复核结果更新；{moved_on}。")
 
 if picked is not None:
     rec = queue.iloc[picked]
@@ -65,7 +91,8 @@ if picked is not None:
     m[2].markdown("**投诉原因**<br>" + html.escape(reasons), unsafe_allow_html=True)
     aspects = fmt.zh_aspects(rec["aspects"])
     m[3].markdown("**催收方式**<br>" + html.escape(aspects), unsafe_allow_html=True)
-    with st.form("cp_review"):
+    # widgets reset after a submit (clear_on_submit), so a review never carries the last one's
+    with st.form("cp_review", clear_on_submit=True):
         st.markdown("**复核**")
         action = st.radio(
             "动作",
@@ -96,8 +123,12 @@ if picked is not None:
             cache.data_changed()
             st.toast("已记录复核，图表已按复核结果更新。", icon="✅")
             st.session_state["cp_last_review"] = rid
+            # the next record of this page is selected at the rerun (under 未复核 the reviewed
+            # one leaves the queue, so the next one moves up into its row); a widget's state
+            # can only be set before the widget is created, hence the hand-over key
+            following = picked if status == "unreviewed" else picked + 1
+            last_row = len(queue) - 1 - (status == "unreviewed")
+            st.session_state["cp_select_next"] = (table_key, following, following <= last_row)
             st.rerun()
-    if st.session_state.get("cp_last_review") == rid:
-        st.success("已记录复核，图表已按复核结果更新。")
     if not (hist := reviews.history(cache.store(), rid)).empty:
         st.dataframe(reviews.history_for_display(hist), hide_index=True, width="stretch")

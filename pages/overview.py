@@ -14,6 +14,7 @@ session.require("view_dashboard")
 st.title("借款人之声 · 总览")
 widgets.demo_banner()
 f = widgets.sidebar_filters()
+widgets.overview_from_url()
 widgets.overview_kpis(cache.kpis(f))
 st.html(charts.cell_css({"ov_wide": 26, "ov_cell": 22}))
 
@@ -21,7 +22,7 @@ with st.container(horizontal=True):
     with st.container(key="ov_wide_tactic"):
         st.markdown(f"**{charts.TITLES['tactic']}**")
         fig = charts.tactic_diverging(cache.sentiment_by_tactic(f))
-        ev = st.plotly_chart(fig, on_select="rerun", key="ov_tactic", config=charts.CONFIG)
+        st.plotly_chart(fig, on_select=widgets.drill_changed, key="ov_tactic", config=charts.CONFIG)
     with st.container(key="ov_wide_trend"):
         st.markdown(f"**{charts.TITLES['trend']}**")
         freq = st.segmented_control(
@@ -33,7 +34,7 @@ with st.container(horizontal=True):
             label_visibility="collapsed",
         )
         fig = charts.trend_lines(cache.trend(f, freq=freq or "month"))
-        ev_trend = st.plotly_chart(fig, on_select="rerun", key="ov_trend", config=charts.CONFIG)
+        st.plotly_chart(fig, on_select=widgets.drill_changed, key="ov_trend", config=charts.CONFIG)
 
 with st.container(horizontal=True):
     with st.container(key="ov_cell_breakdown"):
@@ -45,12 +46,14 @@ with st.container(horizontal=True):
         )
         st.markdown(f"**按{BREAKDOWN_DIMENSIONS[dim]}的情感分布**")
         fig = charts.stacked_share(cache.breakdown(f, dim=dim))
-        ev_dim = st.plotly_chart(fig, on_select="rerun", key="ov_breakdown", config=charts.CONFIG)
+        st.plotly_chart(
+            fig, on_select=widgets.drill_changed, key="ov_breakdown", config=charts.CONFIG
+        )
     with st.container(key="ov_cell_emotions"):
         st.markdown(f"**{charts.TITLES['emotions']}**")
         fig = charts.emotion_heatmap(cache.emotions_by_tactic(f))
         st.plotly_chart(fig, key="ov_emotions", config=charts.CONFIG)
-drill = charts.drill_down(ev, ev_trend, ev_dim, freq=freq or "month", dim=dim)
+drill = widgets.drill_still_shown(st.session_state["ov_drill"], freq=freq or "month", dim=dim)
 
 st.subheader("催收方式 → 结果")
 by_stage = st.toggle(
@@ -59,6 +62,7 @@ by_stage = st.toggle(
     help="在同一逾期阶段（M1/M2/M3+）内比较，避免阶段构成不同造成的假象",
 )
 st.caption(charts.BASE_NOTE)
+widgets.overview_to_url(freq=freq or "month", dim=dim, by_stage=by_stage, drill=drill)
 with st.container(horizontal=True):
     if not (plans := cache.plan_outcomes(f)).empty:
         with st.container(key="ov_cell_plans"):

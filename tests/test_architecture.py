@@ -22,7 +22,9 @@ MAX_LINES = 600
 
 
 def _modules() -> dict[str, Path]:
-    found = {"app": ROOT / "app.py"}
+    found = {
+        name: ROOT / f"{name}.py" for name in ("app", "server") if (ROOT / f"{name}.py").exists()
+    }
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
             parts = path.relative_to(ROOT).with_suffix("").parts

@@ -221,6 +221,67 @@ def test_a_review_is_recorded_and_shown_at_once():
     assert queue.loc[queue["编号"] == rid, "复核"].tolist() == [ACTIONS["false_positive"]]
 
 
+def _review_caption(at: AppTest) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("已复核"))
+
+
+def test_a_submitted_review_resets_the_form_and_selects_the_next_record():
+    from data.reviews import ACTIONS
+    from pages._html import escape
+
+    at = _open(PAGES[1])
+    table = at.dataframe[0]
+    ids = table.value["编号"].tolist()
+    at.session_state[table.key] = {"selection": {"rows": [1], "columns": []}}
+    at.run()
+    at.radio(key="cp_action").set_value("assign")
+    at.text_input(key="cp_note").set_value("请回访")
+    at.text_input(key="cp_assignee").set_value("qa-2")
+    next(b for b in at.button if b.label == "提交复核").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("已记录复核" in s.value and ids[1] in s.value for s in at.success)
+    # the next record is selected, and the form starts from its defaults again
+    shown = [s.value for s in at.subheader if s.value.startswith("详情")]
+    assert shown == [f"详情 · {escape(ids[2])}"]
+    assert at.radio(key="cp_action").value == next(iter(ACTIONS))
+    assert at.selectbox(key="cp_fix").value is None
+    assert at.text_input(key="cp_note").value == ""
+    assert at.text_input(key="cp_assignee").value == ""
+
+
+def test_the_queue_shows_how_many_were_reviewed_and_how_reviews_moved_the_figures():
+    from data.queries import Filters, review_effect
+    from data.store import open_store
+
+    at = _open(PAGES[1])
+    before = review_effect(open_store(), Filters())
+    caption = _review_caption(at)
+    assert f"已复核 {before['reviewed']:,.0f} 条" in caption
+    assert f"采用复核结果：投诉 {before['complaints']:,.0f} 条" in caption
+    assert f"仅模型判断：投诉 {before['model_complaints']:,.0f} 条" in caption
+    assert "负面占比" in caption
+
+    table = at.dataframe[0]
+    status = dict(zip(table.value["编号"], table.value["复核"], strict=True))
+    row = next(i for i, rid in enumerate(table.value["编号"]) if status[rid] == "未复核")
+    at.session_state[table.key] = {"selection": {"rows": [row], "columns": []}}
+    at.run()
+    at.radio(key="cp_action").set_value("false_positive")
+    at.selectbox(key="cp_fix").set_value("positive")
+    next(b for b in at.button if b.label == "提交复核").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+
+    after = review_effect(open_store(), Filters())
+    assert after["reviewed"] == before["reviewed"] + 1
+    assert after["complaints"] == before["complaints"] - 1  # a false positive is no complaint
+    assert after["model_complaints"] == before["model_complaints"]
+    assert after["negative_share"] <= before["negative_share"]  # corrected to positive
+    caption = _review_caption(at)
+    share = after["reviewed"] / after["flagged"]
+    assert f"已复核 {after['reviewed']:,.0f} 条（占 {share:.0%}）" in caption
+    assert f"采用复核结果：投诉 {after['complaints']:,.0f} 条" in caption
+
+
 def test_upload_reports_rows_already_stored_and_imports_them_only_when_asked(db_path, monkeypatch):
     import io
 
@@ -256,3 +317,104 @@ def test_upload_reports_rows_already_stored_and_imports_them_only_when_asked(db_
     at.button(key="up_go").click().run()
     assert any("3 行与已有数据重复" in s.value for s in at.success)
     assert store.scalar("SELECT count(*) FROM responses") == 6
+
+
+# --------------------------------------------------------------------------- the URL
+def _open_with(page: str, **params: str | list[str]) -> AppTest:
+    """A new session (a reload, or a shared link) opened at ``page`` with these parameters."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for name, value in params.items():
+        at.query_params[name] = value
+    if page != PAGES[0]:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _param(at: AppTest, name: str) -> list[str]:
+    """The values of ``?name=`` in the session's URL, as a list."""
+    value = at.query_params.get(name, [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def test_a_link_with_filters_opens_the_same_view():
+    at = _open_with(PAGES[0], product="企业经营贷", reviews="off")
+    assert at.multiselect(key="flt_products").value == ["企业经营贷"]
+    assert at.toggle(key="flt_reviews").value is False
+    by_hand = _open(PAGES[0])
+    by_hand.multiselect(key="flt_products").set_value(["企业经营贷"]).run()
+    assert _metric(at, "问卷回答") == _metric(by_hand, "问卷回答") != "1,200"
+
+
+def test_unknown_or_invalid_url_values_are_ignored():
+    at = _open_with(
+        PAGES[0],
+        product=["企业经营贷", "不存在的产品"],
+        region="<script>",
+        reviews="maybe",
+        **{"from": "2026-13-40", "to": "1900-01-01", "batch": "no-such-batch", "junk": "1"},
+    )
+    assert at.multiselect(key="flt_products").value == ["企业经营贷"]
+    assert at.multiselect(key="flt_regions").value == []
+    assert at.toggle(key="flt_reviews").value is True
+    assert at.multiselect(key="flt_batches").value == []
+    assert _param(at, "product") == ["企业经营贷"]  # the invalid values are dropped
+    assert "region" not in at.query_params and "from" not in at.query_params
+    assert _param(at, "junk") == ["1"]  # not ours: left alone
+
+
+def test_changing_a_filter_writes_it_to_the_url_and_defaults_stay_out():
+    at = _open(PAGES[0])
+    assert not set(at.query_params) & {"from", "to", "product", "reviews", "freq", "dim"}
+    two = at.multiselect(key="flt_products").options[:2]
+    at.multiselect(key="flt_products").set_value(two).run()
+    at.toggle(key="flt_reviews").set_value(False).run()
+    start, end = at.date_input(key="flt_dates").value
+    at.date_input(key="flt_dates").set_value((start.replace(day=1), end)).run()
+    assert _param(at, "product") == two
+    assert _param(at, "reviews") == ["off"]
+    if start.day != 1:
+        assert _param(at, "from") == [f"{start.replace(day=1)}"]
+    assert "to" not in at.query_params  # still the default: the newest date
+    at.multiselect(key="flt_products").set_value([]).run()
+    assert "product" not in at.query_params
+
+    shared = _open_with(PAGES[0], **at.query_params)  # the same URL, a new session
+    assert shared.toggle(key="flt_reviews").value is False
+    assert shared.date_input(key="flt_dates").value == at.date_input(key="flt_dates").value
+
+
+def test_overview_drill_down_and_chart_choices_come_back_from_the_url():
+    at = _open_with(
+        PAGES[0], tactic="threat_intimidation", polarity="negative", freq="week", dim="region"
+    )
+    assert at.segmented_control(key="ov_freq").value == "week"
+    assert at.selectbox(key="ov_dim").value == "region"
+    caption = next(c.value for c in at.caption if c.value.startswith("已按所选图表元素筛选"))
+    assert "威胁恐吓" in caption and "负面" in caption
+    at.run()  # a rerun keeps it, and it stays in the URL
+    assert any(c.value.startswith("已按所选图表元素筛选") for c in at.caption)
+    assert _param(at, "tactic") == ["threat_intimidation"]
+    assert _param(at, "freq") == ["week"]
+
+    bogus = _open_with(PAGES[0], tactic="no_such_tactic", polarity="negative")
+    assert not any(c.value.startswith("已按所选图表元素筛选") for c in bogus.caption)
+    assert "tactic" not in bogus.query_params
+
+
+def test_complaint_and_call_choices_are_kept_in_the_url():
+    at = _open_with(PAGES[1], status="unreviewed", tactic="bogus", q="通讯录")
+    assert at.selectbox(key="cp_status").value == "unreviewed"
+    assert at.selectbox(key="cp_tactic").value is None
+    assert at.text_input(key="cp_search").value == "通讯录"
+    at.selectbox(key="cp_emotion").set_value("anger").run()
+    assert _param(at, "emotion") == ["anger"]
+    assert _param(at, "q") == ["通讯录"] and "tactic" not in at.query_params
+
+    calls = _open_with(PAGES[2], agent="A08", bad="1", rule="nonsense")
+    assert calls.selectbox(key="cl_agent").value == "A08"
+    assert calls.toggle(key="cl_only_bad").value is True
+    assert calls.selectbox(key="cl_rule").value is None
+    calls.toggle(key="cl_only_bad").set_value(False).run()
+    assert "bad" not in calls.query_params and _param(calls, "agent") == ["A08"]

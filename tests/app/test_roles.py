@@ -355,3 +355,126 @@ def test_auth_off_says_so_in_the_sidebar(monkeypatch):
     assert [t.value for t in at.title] == ["借款人之声 · 总览"]
     assert any("未启用登录" in c.value for c in at.sidebar.caption)
     assert visible_pages(at) == set(ALL_PAGES.values())
+
+
+# --------------------------------------------------------------------------- the login cookie
+def _cookie_key(env) -> str:
+    from data import sessions
+
+    return sessions.secret_key("", Path(env["BV_AUTH_FILE"]).parent / "session.key")
+
+
+def _cookie_requests(at: AppTest) -> list[str]:
+    """The bodies of the st.html scripts that ask the server to set or clear the cookie."""
+    return [h.value for h in at.html if "/_bv/session" in h.value]
+
+
+def _with_cookie(monkeypatch, value: str | None) -> AppTest:
+    """A new Streamlit session (a reload) whose browser sends ``value`` as the login cookie
+    (AppTest cannot seed st.context.cookies, so the one function that reads it is replaced)."""
+    from pages import _session
+
+    monkeypatch.setattr(_session, "browser_cookie", lambda: value)
+    return start()
+
+
+def test_login_asks_the_server_to_set_the_cookie_with_a_short_lived_ticket(env):
+    from data import sessions
+
+    at = login("mgr")
+    [script] = _cookie_requests(at)
+    assert 'method: "POST"' in script and "credentials: 'same-origin'" in script
+    ticket = json.loads(script.split("body: ", 1)[1].split("}", 1)[0])
+    key = _cookie_key(env)
+    assert sessions.token_from_ticket(ticket, key) == at.session_state["bv_session"]
+    assert sessions.token_from_cookie(ticket, key, timedelta(hours=1)) is None  # not a cookie
+    at.run()
+    assert _cookie_requests(at) == []  # asked once
+
+
+def test_a_reload_with_the_cookie_is_still_logged_in_on_the_same_page(env, monkeypatch):
+    from data import sessions
+
+    first = go(login("qa1"), "pages/complaints.py")
+    cookie = sessions.cookie_value(first.session_state["bv_session"], _cookie_key(env))
+    at = _with_cookie(monkeypatch, cookie)
+    assert at.session_state["bv_user"] == "qa1"
+    assert "login_user" not in [w.key for w in at.text_input]  # no login form
+    assert any("qa1" in c.value for c in at.sidebar.caption)
+    assert _cookie_requests(at) == []  # the cookie is kept as it is
+    go(at, "pages/complaints.py")  # the page a reload of /complaints reruns
+    assert [t.value for t in at.title] == ["投诉复核"]
+
+
+@pytest.mark.parametrize("ending", ["logout", "password_reset", "forged", "expired"])
+def test_a_cookie_whose_session_ended_shows_the_login_form_and_is_cleared(env, monkeypatch, ending):
+    from data import sessions
+    from data.store import open_store
+
+    first = login("res")
+    token = first.session_state["bv_session"]
+    key = _cookie_key(env)
+    cookie = sessions.cookie_value(token, key)
+    if ending == "logout":
+        first.button(key="acct_logout").click().run()
+        first.switch_page("app.py").run()  # a browser reruns app.py (see the logout test)
+        assert any('method: "DELETE"' in s for s in _cookie_requests(first))
+    elif ending == "password_reset":
+        sessions.revoke_user(open_store(), "res", "password_reset")
+    elif ending == "forged":
+        cookie = sessions.cookie_value(token, "another-key-" + "x" * 32)
+    else:
+        import time
+        from types import SimpleNamespace
+
+        import itsdangerous.timed
+
+        monkeypatch.setenv("BV_SESSION_MAX_HOURS", "1")  # the cookie reads two hours old
+        monkeypatch.setattr(
+            itsdangerous.timed, "time", SimpleNamespace(time=lambda: time.time() + 7200)
+        )
+    at = _with_cookie(monkeypatch, cookie)
+    assert [t.value for t in at.title] == ["借款人之声 · 登录"]
+    assert "bv_user" not in at.session_state
+    assert any('method: "DELETE"' in s for s in _cookie_requests(at))
+    ended = any("登录已失效" in i.value for i in at.info)
+    assert ended == (ending in ("logout", "password_reset"))  # a forged or stale one: silent
+
+
+# --------------------------------------------------------------------------- one-time passwords
+
+
+def test_a_one_time_password_must_be_changed_before_any_page_opens(env):
+    from data import auth, sessions
+    from data.store import open_store
+
+    path = Path(env["BV_AUTH_FILE"])
+    admin = auth.Actor("admin", "admin")
+    secret = auth.add_user(open_store(), path, admin, "otp", "qa")  # a one-time password
+    assert auth.must_change_password(path, "otp")
+
+    at = login("otp", secret)
+    assert [t.value for t in at.title] == ["请先修改一次性密码"]
+    assert any("一次性密码" in w.value for w in at.warning)
+    assert visible_pages(at) == set()  # no page file is registered until the change
+    assert not at.dataframe and not at.metric
+
+    # a page file run directly (without app.py's navigation) refuses too
+    direct = AppTest.from_file(str(ROOT / "pages/complaints.py"), default_timeout=60)
+    direct.session_state["bv_user"] = "otp"
+    direct.session_state["bv_session"] = sessions.create(open_store(), "otp")
+    direct.run()
+    assert any("一次性密码" in w.value for w in direct.warning)
+    assert not direct.title
+
+    new = "otp-changed-Pa55word"
+    at.text_input(key="acct_old").input(secret)
+    at.text_input(key="acct_new").input(new)
+    at.text_input(key="acct_again").input(new)
+    next(b for b in at.button if b.label == "修改密码").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not auth.must_change_password(path, "otp")
+    assert [t.value for t in at.title] == ["借款人之声 · 总览"]  # the first page of the role
+    assert not any("一次性密码" in w.value for w in [*at.warning, *at.sidebar.warning])
+    assert any("密码已修改" in s.value for s in at.sidebar.success)
+    assert "投诉复核" in visible_pages(at)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import stat
+import time
 from datetime import timedelta
+from types import SimpleNamespace
+
+import itsdangerous.timed
+import pytest
 
 from data import sessions
 from data.store import now
 
 IDLE = timedelta(minutes=60)
+KEY = "k" * 40
+MAX_AGE = timedelta(hours=12)
 
 
 def test_a_new_session_resolves_to_its_user_and_only_a_hash_is_stored(tmp_store) -> None:
@@ -57,3 +65,72 @@ def test_purge_drops_only_ended_sessions(tmp_store) -> None:
     assert sessions.purge(tmp_store, older_than=timedelta(minutes=-1)) == 1
     assert sessions.resolve(tmp_store, live, IDLE) == "li"
     assert int(tmp_store.scalar("SELECT count(*) FROM sessions")) == 1
+
+
+# --------------------------------------------------------------------------- the login cookie
+def _hours_later(monkeypatch, hours: float) -> None:
+    """itsdangerous reads the clock through ``itsdangerous.timed.time``: move only that one."""
+    later = SimpleNamespace(time=lambda: time.time() + hours * 3600)
+    monkeypatch.setattr(itsdangerous.timed, "time", later)
+
+
+def test_a_cookie_carries_the_token_signed_and_only_with_the_same_key() -> None:
+    value = sessions.cookie_value("the-token", KEY)
+    assert value.count(".") == 2  # payload.timestamp.signature
+    assert sessions.token_from_cookie(value, KEY, MAX_AGE) == "the-token"
+    assert sessions.token_from_cookie(value, "another key " * 4, MAX_AGE) is None
+    payload, stamp, signature = value.rsplit(".", 2)
+    altered = f"{payload}.{stamp}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+    assert sessions.token_from_cookie(altered, KEY, MAX_AGE) is None
+    assert sessions.token_from_cookie("not-a-cookie", KEY, MAX_AGE) is None
+    assert sessions.token_from_cookie(None, KEY, MAX_AGE) is None
+    assert sessions.token_from_cookie("", KEY, MAX_AGE) is None
+
+
+def test_a_ticket_and_a_cookie_cannot_stand_in_for_each_other() -> None:
+    ticket = sessions.handoff_ticket("the-token", KEY)
+    cookie = sessions.cookie_value("the-token", KEY)
+    assert sessions.token_from_ticket(ticket, KEY) == "the-token"
+    assert sessions.token_from_cookie(ticket, KEY, MAX_AGE) is None
+    assert sessions.token_from_ticket(cookie, KEY) is None
+
+
+def test_a_cookie_expires_after_max_age_and_a_ticket_after_a_minute(monkeypatch) -> None:
+    cookie = sessions.cookie_value("the-token", KEY)
+    ticket = sessions.handoff_ticket("the-token", KEY)
+    _hours_later(monkeypatch, 50 / 3600)
+    assert sessions.token_from_ticket(ticket, KEY) == "the-token"
+    _hours_later(monkeypatch, 61 / 3600)
+    assert sessions.token_from_ticket(ticket, KEY) is None
+    _hours_later(monkeypatch, 11.9)
+    assert sessions.token_from_cookie(cookie, KEY, MAX_AGE) == "the-token"
+    _hours_later(monkeypatch, 12.1)
+    assert sessions.token_from_cookie(cookie, KEY, MAX_AGE) is None
+
+
+def test_a_valid_cookie_logs_in_only_while_its_session_is_live(tmp_store) -> None:
+    token = sessions.create(tmp_store, "li")
+    cookie = sessions.cookie_value(token, KEY)
+    assert (
+        sessions.resolve(tmp_store, sessions.token_from_cookie(cookie, KEY, MAX_AGE), IDLE) == "li"
+    )
+    sessions.revoke(tmp_store, token, "logout")
+    assert sessions.token_from_cookie(cookie, KEY, MAX_AGE) == token  # the signature still holds
+    assert (
+        sessions.resolve(tmp_store, sessions.token_from_cookie(cookie, KEY, MAX_AGE), IDLE) is None
+    )
+    other = sessions.create(tmp_store, "li")
+    other_cookie = sessions.cookie_value(other, KEY)
+    sessions.revoke_user(tmp_store, "li", "password_change")
+    got = sessions.token_from_cookie(other_cookie, KEY, MAX_AGE)
+    assert sessions.resolve(tmp_store, got, IDLE) is None
+
+
+def test_the_signing_key_is_made_once_private_and_kept(tmp_path) -> None:
+    path = tmp_path / "var" / "session.key"
+    key = sessions.secret_key("", path)
+    assert len(key) == 64 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sessions.secret_key("", path) == key  # survives a restart: cookies stay valid
+    assert sessions.secret_key("s" * 32, path) == "s" * 32  # BV_SESSION_SECRET wins
+    with pytest.raises(sessions.SessionKeyError, match="BV_SESSION_SECRET"):
+        sessions.secret_key("too-short", path)

@@ -3,7 +3,7 @@ app running on it in a subprocess, and Debian's chromium driven by Playwright.
 
 Nothing is patched. The database is built once per session with ``python -m data init-demo``
 (the shipped transformer, about 1-3 minutes on 2 cores), the app is started with
-``streamlit run`` on a free port, and every test gets a fresh browser context (a new Streamlit
+``streamlit run server.py`` (as ``make run`` does) on a free port, and every test gets a fresh browser context (a new Streamlit
 session). Playwright's own browser download does not work here: we launch ``/usr/bin/chromium``
 (``make browser`` installs it with the CJK fonts).
 """
@@ -17,7 +17,8 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -55,9 +56,29 @@ def _tail(path: Path, n: int = 4000) -> str:
 
 @dataclass(frozen=True)
 class RunningApp:
+    """The app under test. ``complaints`` and ``batches``: the database as it was before the
+    app started (read-only; once the app runs, its process holds the DuckDB file)."""
+
     url: str
     db_path: Path
     log: Path
+    complaints: int = 0
+    batches: tuple[str, ...] = ()
+
+
+def _db_snapshot(db: Path) -> dict:
+    """Complaint-flagged answers and the batch ids, read from the file before the app opens it."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        complaints = con.execute(
+            "SELECT count(*) FROM scores WHERE target_kind = 'response' AND complaint"
+        ).fetchone()[0]
+        batches = tuple(r[0] for r in con.execute("SELECT batch_id FROM batches").fetchall())
+    finally:
+        con.close()
+    return {"complaints": int(complaints), "batches": batches}
 
 
 @pytest.fixture(scope="session")
@@ -84,24 +105,16 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-@pytest.fixture(scope="session")
-def app(demo_db: Path) -> Iterator[RunningApp]:
-    """``streamlit run app.py`` on the demo database, on a free port; stopped at the end."""
+@contextmanager
+def serve(env: dict[str, str], db_path: Path, log: Path) -> Iterator[RunningApp]:
+    """``streamlit run server.py`` with ``env`` added, on a free port; stopped on exit."""
     port = _free_port()
-    log = demo_db.parent / "streamlit.log"
-    env = {
-        **os.environ,
-        "BV_DB_PATH": str(demo_db),
-        "BV_DEMO": "0",
-        "BV_SENTIMENT_MODEL": "default",
-        "BV_AUTH": "off",  # login and roles are covered by tests/app/test_roles.py
-    }
     cmd = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        "app.py",
+        "server.py",
         "--server.port",
         str(port),
         "--server.address",
@@ -114,7 +127,9 @@ def app(demo_db: Path) -> Iterator[RunningApp]:
         "false",
     ]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -130,7 +145,7 @@ def app(demo_db: Path) -> Iterator[RunningApp]:
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not answer in {START_TIMEOUT_S} s:\n{_tail(log)}")
             time.sleep(0.5)
-        yield RunningApp(url=url, db_path=demo_db, log=log)
+        yield RunningApp(url=url, db_path=db_path, log=log)
     finally:
         proc.terminate()
         try:
@@ -141,8 +156,28 @@ def app(demo_db: Path) -> Iterator[RunningApp]:
 
 
 @pytest.fixture(scope="session")
-def browser(app: RunningApp):
-    """Debian's chromium, headless, through Playwright's sync API."""
+def app(demo_db: Path) -> Iterator[RunningApp]:
+    """The app on the demo database, login off; stopped at the end."""
+    env = {
+        "BV_DB_PATH": str(demo_db),
+        "BV_DEMO": "0",
+        "BV_SENTIMENT_MODEL": "default",
+        "BV_AUTH": "off",  # login is covered by test_login_reload.py and tests/app/test_roles.py
+    }
+    snapshot = _db_snapshot(demo_db)  # before the app's process takes the file
+    with serve(env, demo_db, demo_db.parent / "streamlit.log") as running:
+        yield replace(running, **snapshot)
+
+
+@pytest.fixture(scope="session")
+def serve_app():
+    """:func:`serve`, for a test module that needs an app of its own (other settings)."""
+    return serve
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium, headless, through Playwright's sync API (one per test run)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -151,6 +186,12 @@ def browser(app: RunningApp):
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser(app: RunningApp, chromium):
+    """The browser for the tests of the shared demo app (starts that app first)."""
+    return chromium
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -110,6 +111,50 @@ def write_gbk_survey(path: Path, n: int = 20) -> Path:
     return path
 
 
+def survey_rows(prefix: str, n: int, month: int) -> list[list]:
+    """``n`` survey answers with Chinese headers first: ids ``{prefix}-000``…, dates in
+    ``month`` of 2026 (so rows of different tests never count as the same answer)."""
+    rows: list[list] = [["编号", "提交日期", "回答内容", "满意度", "产品", "地区"]]
+    for i in range(n):
+        rows.append(
+            [
+                f"{prefix}-{i:03d}",
+                f"2026-{month:02d}-{10 + i % 10:02d}",
+                UPLOAD_TEXTS[i % len(UPLOAD_TEXTS)],
+                1 + i % 5,
+                ["消费贷", "信用卡分期", "经营贷"][i % 3],
+                ["广东", "四川"][i % 2],
+            ]
+        )
+    return rows
+
+
+def write_xlsx(path: Path, rows: list[list]) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    return path
+
+
+def write_gbk_csv(path: Path, rows: list[list]) -> Path:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    path.write_bytes(buf.getvalue().encode("gbk"))
+    return path
+
+
+def upload(page, kind: str, path: Path) -> None:
+    """On 数据上传: choose the data type and drop the file."""
+    expect(page.get_by_role("heading", name="数据上传")).to_be_visible(timeout=RERUN_MS)
+    radio = page.get_by_test_id("stRadio").filter(has_text="数据类型")
+    radio.get_by_test_id("stRadioOption").filter(has_text=kind).click()
+    expect(radio.get_by_role("radio", name=kind)).to_be_checked()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+
+
 def cjk_fonts_installed() -> bool:
     try:
         out = subprocess.run(
@@ -204,3 +249,91 @@ def test_complaint_review_records_false_positive(page, app) -> None:
         timeout=RERUN_MS
     )
     screenshot(page, "e2e-review.png")
+
+
+def test_complaint_count_equals_the_database_count(page, app) -> None:
+    # the batches present before any upload test: later uploads do not change this count
+    query = "&".join(f"batch={b}" for b in app.batches)
+    page.goto(f"{app.url}/complaints?{query}")
+    expect(page.get_by_role("heading", name="投诉复核")).to_be_visible(timeout=FIRST_LOAD_MS)
+    count = page.get_by_text(re.compile(r"^共 [\d,]+ 条投诉"))
+    expect(count).to_be_visible(timeout=RERUN_MS)
+    shown = int(re.match(r"共 ([\d,]+)", count.inner_text())[1].replace(",", ""))
+    assert app.complaints > 300  # more than the old cap of 300
+    assert shown == app.complaints
+
+
+def test_call_at_2330_beijing_time_shows_2330(page, app, tmp_path: Path) -> None:
+    call = {
+        "call_id": "E2E-TZ-1",
+        "borrower_id": "B-E2E-TZ",
+        "agent_id": "A-E2E-TZ",
+        "team": "M1组",
+        "started_at": "2026-10-12T23:30:00+08:00",  # 15:30 UTC
+        "duration_s": 60,
+        "outcome": "promise_to_pay",
+        "turns": [
+            {"speaker": "agent", "text": "您好，我是某某消费金融的催收专员，工号 1024。"},
+            {"speaker": "borrower", "text": "我下周一还款。"},
+        ],
+    }
+    path = tmp_path / "calls-tz.jsonl"
+    path.write_text(json.dumps(call, ensure_ascii=False) + "\n", encoding="utf-8")
+    page.goto(f"{app.url}/upload")
+    upload(page, "通话转写", path)
+    page.get_by_role("button", name="校验并导入").click()
+    expect(page.get_by_test_id("stAlert").filter(has_text="已导入 1 条通话")).to_be_visible(
+        timeout=SCORING_MS
+    )
+
+    page.goto(f"{app.url}/calls?agent=A-E2E-TZ")  # the call list, this agent only
+    expect(page.get_by_role("heading", name="通话质检")).to_be_visible(timeout=FIRST_LOAD_MS)
+    expect(page.get_by_text(re.compile(r"^共 1 通电话"))).to_be_visible(timeout=RERUN_MS)
+    table = page.get_by_test_id("stDataFrame").filter(has_text="E2E-TZ-1")
+    expect(table).to_contain_text("2026-10-12 23:30", timeout=RERUN_MS)
+    assert "15:30" not in table.inner_text()
+
+
+def test_same_rows_as_xlsx_then_gbk_csv_are_stored_once(page, app, tmp_path: Path) -> None:
+    rows = survey_rows("DUP", 12, month=12)
+    xlsx = write_xlsx(tmp_path / "问卷-dup.xlsx", rows)
+    gbk = write_gbk_csv(tmp_path / "问卷-dup.csv", rows)
+    page.goto(app.url)
+    before = read_int_metric(page, "问卷回答")
+
+    nav(page, "数据上传")
+    upload(page, "问卷回答", xlsx)
+    expect(page.get_by_text("校验通过：12 行可导入。")).to_be_visible(timeout=RERUN_MS)
+    page.get_by_role("button", name="评分并导入").click()
+    done = page.get_by_test_id("stAlert").filter(has_text="已导入")
+    expect(done).to_contain_text("已导入 12 条问卷回答", timeout=SCORING_MS)
+
+    upload(page, "问卷回答", gbk)  # other bytes (GBK CSV), the same answers
+    expect(page.get_by_text(re.compile(r"12 行已存在，将跳过"))).to_be_visible(timeout=RERUN_MS)
+    page.get_by_role("button", name="评分并导入").click()
+    skipped = page.get_by_test_id("stAlert").filter(has_text="已跳过")
+    expect(skipped).to_contain_text("12 行已存在，已跳过；没有新的行需要导入", timeout=SCORING_MS)
+
+    nav(page, "总览")
+    expect(metric_value(page, "问卷回答")).to_have_text(f"{before + 12:,}", timeout=RERUN_MS)
+
+
+def test_reload_keeps_the_filter_in_the_url(page, app) -> None:
+    page.goto(app.url)
+    everyone = read_int_metric(page, "问卷回答")
+    products = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect")
+    products = products.filter(has_text="产品")
+    products.get_by_role("combobox").click()
+    product = page.get_by_role("option").filter(has_not_text="Select all").first.inner_text()
+    page.get_by_role("option", name=product.strip(), exact=True).click()
+    page.keyboard.press("Escape")
+    expect(page).to_have_url(re.compile(r"[?&]product=[^&]+$"), timeout=RERUN_MS)  # one value
+    expect(metric_value(page, "问卷回答")).not_to_have_text(f"{everyone:,}", timeout=RERUN_MS)
+    wait_idle(page)
+    narrowed = read_int_metric(page, "问卷回答")
+    assert 0 < narrowed < everyone
+
+    page.reload()
+    expect(page).to_have_url(re.compile(r"[?&]product="))
+    expect(products).to_contain_text(product.strip(), timeout=FIRST_LOAD_MS)
+    expect(metric_value(page, "问卷回答")).to_have_text(f"{narrowed:,}", timeout=RERUN_MS)
