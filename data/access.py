@@ -16,6 +16,7 @@ import pandas as pd
 
 from data import call_queries, ingest, queries, reviews
 from data.auth import Actor
+from data.paging import first_rows
 from data.pii import mask_series
 from data.settings import format_display_time, settings
 from data.store import Store
@@ -211,7 +212,7 @@ def audit_log(
     """
     actor.require("view_audit")
     sql, params = _audit_sql(date_from, date_to, users, actions, search)
-    return store.query(f"SELECT * FROM ({sql}) ORDER BY {_AUDIT_ORDER} LIMIT {int(limit)}", params)
+    return first_rows(store, sql, params, _AUDIT_ORDER, limit)
 
 
 def audit_page(
