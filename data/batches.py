@@ -39,6 +39,13 @@ def find_batch(store: Store, sha: str, kind: str) -> str | None:
     return store.scalar("SELECT batch_id FROM batches WHERE sha256 = ? AND kind = ?", [sha, kind])
 
 
+def _list_column(scored: pd.DataFrame, column: str, empty=None) -> list:
+    """A list/dict label column, empty values where an older scorer did not write it."""
+    if column not in scored.columns:
+        return [empty if empty is not None else [] for _ in range(len(scored))]
+    return [v if v is not None else (empty if empty is not None else []) for v in scored[column]]
+
+
 def write_scores(cur, kind: str, ids: list[str], batch_id: str, scored: pd.DataFrame) -> None:
     """Insert model outputs (and the exploded aspects table) for scored texts."""
     frame = pd.DataFrame(
@@ -55,13 +62,18 @@ def write_scores(cur, kind: str, ids: list[str], batch_id: str, scored: pd.DataF
             "complaint": scored["complaint"].astype(bool).to_numpy(),
             "complaint_reasons": scored["complaint_reasons"].to_numpy(),
             "requests": scored["requests"].to_numpy(),
+            "risk_flags": _list_column(scored, "risk_flags"),
+            "risk_evidence": [
+                json.dumps(e, ensure_ascii=False) for e in _list_column(scored, "risk_evidence", {})
+            ],
         }
     )
     cur.register("new_scores", frame)
     cur.execute(
         "INSERT INTO scores SELECT target_kind, target_id, batch_id, model_id, sentiment, "
         "sentiment_score, confidence, aspects::JSON, emotions::VARCHAR[], complaint, "
-        "complaint_reasons::VARCHAR[], requests::VARCHAR[] FROM new_scores"
+        "complaint_reasons::VARCHAR[], requests::VARCHAR[], risk_flags::VARCHAR[], "
+        "risk_evidence::JSON FROM new_scores"
     )
     cur.unregister("new_scores")
     rows = [
@@ -211,6 +223,8 @@ def _analysis_rows(analyses: list, batch_id: str) -> pd.DataFrame:
                 "agent_offered_plan": bool(d.get("agent_offered_plan")),
                 "promise_to_pay": bool(d.get("promise_to_pay")),
                 "trajectory": json.dumps(traj),
+                "risk_flags": list(d.get("risk_flags") or []),
+                "party": d.get("party"),
             }
         )
     return pd.DataFrame(rows)
@@ -270,8 +284,8 @@ def store_calls_batch(
             cur.execute(
                 "INSERT INTO call_analysis SELECT call_id, batch_id, violations::VARCHAR[], "
                 "evidence::JSON, borrower_sentiment_start, borrower_sentiment_end, "
-                "sentiment_change, agent_offered_plan, promise_to_pay, trajectory::JSON "
-                "FROM new_analysis"
+                "sentiment_change, agent_offered_plan, promise_to_pay, trajectory::JSON, "
+                "risk_flags::VARCHAR[], party FROM new_analysis"
             )
             cur.unregister("new_analysis")
     return batch_id

@@ -37,7 +37,9 @@ from data.store import Store
 from nlp.labels import SENTIMENTS
 from nlp.pipeline import LABEL_COLUMNS
 
-LIST_COLUMNS = ("emotions", "complaint_reasons", "requests")
+LIST_COLUMNS = ("emotions", "complaint_reasons", "requests", "risk_flags")
+OPTIONAL_COLUMNS = ("risk_flags", "risk_evidence")
+"""Label columns an older scorer did not write: read as empty when absent."""
 _MAX_PROBLEMS = 50
 
 
@@ -125,18 +127,26 @@ def parse_labels(df: pd.DataFrame) -> pd.DataFrame:
         IngestError: a missing label column, or values no scorer writes (each named by row,
             counting the first data row as 1, and column).
     """
-    missing = [c for c in LABEL_COLUMNS if c not in df.columns]
+    missing = [c for c in LABEL_COLUMNS if c not in df.columns and c not in OPTIONAL_COLUMNS]
     if missing:
         raise IngestError(f"缺少标签列 {', '.join(missing)}：这不是 python -m nlp score 的输出")
+    df = df.assign(**{c: None for c in OPTIONAL_COLUMNS if c not in df.columns})
     problems: list[Problem] = []
-    values = {c: df[c].tolist() for c in ("aspects", *LIST_COLUMNS, "complaint", "sentiment_score")}
+    values = {
+        c: df[c].tolist()
+        for c in ("aspects", "risk_evidence", *LIST_COLUMNS, "complaint", "sentiment_score")
+    }
     aspects: list[dict] = []
+    evidence: list[dict] = []
     lists: dict[str, list[list[str]]] = {c: [] for c in LIST_COLUMNS}
     complaint: list[bool] = []
     scores: list[float] = []
     for i in range(len(df)):
         row = i + 1
         aspects.append(_json_value(values["aspects"][i], dict, row, "aspects", problems))
+        evidence.append(
+            _json_value(values["risk_evidence"][i], dict, row, "risk_evidence", problems)
+        )
         for col in LIST_COLUMNS:
             items = _json_value(values[col][i], list, row, col, problems)
             lists[col].append([str(v) for v in items])
@@ -176,6 +186,8 @@ def parse_labels(df: pd.DataFrame) -> pd.DataFrame:
             "complaint": complaint,
             "complaint_reasons": lists["complaint_reasons"],
             "requests": lists["requests"],
+            "risk_flags": lists["risk_flags"],
+            "risk_evidence": evidence,
             "model": df["model"].astype(str).to_numpy(),
             "confidence": confidence.to_numpy(),
         },

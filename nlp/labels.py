@@ -43,6 +43,15 @@ REQUESTS: tuple[str, ...] = (
     "fee_clarity",  # asks for clear explanation of fees/interest
 )
 
+RISK_FLAGS: tuple[str, ...] = (
+    "self_harm",  # thoughts of suicide, self-harm, not wanting to live (recall-first)
+    "hardship",  # cannot pay because income was lost or cut, a debt spiral, basic needs
+    "health",  # illness, injury, pregnancy, disability, death or illness in the close family
+    "escalation",  # complained / will complain to a regulator, police, court, media, lawyer
+    "evasion",  # cutting contact or disappearing
+)
+"""Early-warning flags, most severe first (``nlp.risk`` holds the cues and severities)."""
+
 TACTIC_NAMES_ZH: dict[str, str] = {
     "phone_call": "电话催收",
     "sms": "短信/消息",
@@ -72,6 +81,13 @@ COMPLAINT_REASON_NAMES_ZH: dict[str, str] = {
     "excessive_frequency": "频繁骚扰",
     "in_person_harassment": "上门骚扰",
     "complaint_intent": "表示要投诉/举报",
+}
+RISK_FLAG_NAMES_ZH: dict[str, str] = {
+    "self_harm": "自伤/轻生",
+    "hardship": "经济困难",
+    "health": "健康/疾病",
+    "escalation": "投诉升级",
+    "evasion": "失联风险",
 }
 REQUEST_NAMES_ZH: dict[str, str] = {
     "understanding": "希望被理解",

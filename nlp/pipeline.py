@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from nlp.heads import Heads
+from nlp.labels import RISK_FLAGS
 from nlp.sentiment import SentimentBackend, get_backend, probs_to_labels
 
 LABEL_COLUMNS = (
@@ -27,6 +28,8 @@ LABEL_COLUMNS = (
     "complaint",
     "complaint_reasons",
     "requests",
+    "risk_flags",
+    "risk_evidence",
     "model",
 )
 
@@ -101,22 +104,28 @@ def _score_normalised(
     """:func:`score_texts` for distinct, already normalised texts."""
     from nlp.feedback import analyze_clause_lists, split_texts
     from nlp.heads import load_heads
+    from nlp.risk import find_risks_many
 
     encode = getattr(backend, "encode", None)
     probs, features = (
         encode(norm, progress) if encode else (backend.predict_proba(norm, progress), None)
     )
     heads = load_heads() if backend.model_id not in RULE_ONLY_BACKENDS else None
+    encoder = encode
     if heads is not None and features is None:  # a customer's own sentiment model
         features = _default_features(norm)
         heads = heads if features is not None else None
+        encoder = _default_encoder()
     elif heads is not None:
         probs = heads.sentiment(probs, features)
     labels, scores = probs_to_labels(probs)
     clause_lists = split_texts(norm)
     polarity = _clause_polarities(backend, norm, clause_lists, scores)
     analyses = analyze_clause_lists(clause_lists, polarity)
-    rows, model_id = _label_rows(analyses, heads, features, labels, backend.model_id)
+    risks = find_risks_many(norm)
+    rows, model_id = _label_rows(analyses, heads, features, labels, backend.model_id, risks)
+    if heads is not None and encoder is not None:
+        _fill_risk_evidence(rows, norm, heads, encoder)
     return pd.DataFrame(
         {
             "sentiment": labels,
@@ -126,6 +135,8 @@ def _score_normalised(
             "complaint": [r["complaint"] for r in rows],
             "complaint_reasons": [r["complaint_reasons"] for r in rows],
             "requests": [r["requests"] for r in rows],
+            "risk_flags": [r["risk_flags"] for r in rows],
+            "risk_evidence": [r["risk_evidence"] for r in rows],
             "model": model_id,
             "confidence": np.round(probs.max(axis=1), 4),
         }
@@ -147,12 +158,52 @@ def _default_features(norm: list[str]) -> np.ndarray | None:
         return None
 
 
+def _default_encoder() -> Callable | None:
+    from nlp.modelfiles import ModelNotBuiltError
+
+    try:
+        return get_backend("default-onnx").encode
+    except ModelNotBuiltError:
+        return None
+
+
+def _fill_risk_evidence(rows: list[dict], norm: list[str], heads: Heads, encoder: Callable) -> None:
+    """Evidence for the risk flags only a head found: the clause its head rates highest.
+
+    Only the few flagged texts without a cue are split and encoded again (clause features).
+    """
+    from nlp.risk import clause_spans
+
+    wanted = [
+        (i, flag)
+        for i, row in enumerate(rows)
+        for flag, span in row["risk_evidence"].items()
+        if not span
+    ]
+    if not wanted:
+        return
+    texts = sorted({i for i, _ in wanted})
+    spans = {i: clause_spans(norm[i]) for i in texts}
+    clauses = sorted({c for i in texts for c in spans[i]})
+    feats = encoder(clauses)[1]
+    if feats is None:
+        return
+    index = {c: k for k, c in enumerate(clauses)}
+    proba = heads.proba(feats, np.zeros((len(clauses), len(heads.names))))
+    column = {name: j for j, name in enumerate(heads.names)}
+    for i, flag in wanted:
+        j = column[f"risk:{flag}"]
+        best = max(spans[i], key=lambda c: proba[index[c], j])
+        rows[i]["risk_evidence"][flag] = best
+
+
 def _label_rows(
     analyses: list,
     heads: Heads | None,
     features: np.ndarray | None,
     labels: list[str],
     model_id: str,
+    risks: list[dict[str, str]],
 ) -> tuple[list[dict], str]:
     """The label columns per text: the learned heads combined with the rules when the backend
     gave encoder features and heads are installed, else the rule layer alone."""
@@ -166,13 +217,15 @@ def _label_rows(
                 "complaint": bool(a.complaint),
                 "complaint_reasons": list(a.complaint_reasons),
                 "requests": list(a.requests),
+                "risk_flags": [f for f in RISK_FLAGS if f in r],
+                "risk_evidence": dict(r),
             }
-            for a in analyses
+            for a, r in zip(analyses, risks, strict=True)
         ]
         return rows, model_id
-    decided = heads.decide(features, rule_hits(analyses, heads.names))
+    decided = heads.decide(features, rule_hits(analyses, heads.names, risks))
     rows = []
-    for a, d, label, feats in zip(analyses, decided, labels, features, strict=True):
+    for a, d, label, feats, r in zip(analyses, decided, labels, features, risks, strict=True):
 
         def polarity(tactic: str, by_rules: bool, feats=feats) -> str | None:
             if by_rules and not heads.polarity_for_rules:
@@ -180,7 +233,7 @@ def _label_rows(
             return heads.aspect_polarity(feats, tactic)
 
         names = dict(zip(heads.names, d.tolist(), strict=True))
-        rows.append(merged_labels(a, names, label, polarity))
+        rows.append(merged_labels(a, names, label, polarity, r))
     return rows, f"{model_id}+heads:{heads.card.get('version', '?')}"
 
 

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-JSON_COLUMNS = ("aspects", "emotions", "complaint_reasons", "requests")
+JSON_COLUMNS = (
+    "aspects",
+    "emotions",
+    "complaint_reasons",
+    "requests",
+    "risk_flags",
+    "risk_evidence",
+)
 
 
 class UsageError(Exception):

@@ -50,6 +50,8 @@ LABEL_FIELDS = [
     pa.field("complaint", pa.string()),
     pa.field("complaint_reasons", pa.string()),
     pa.field("requests", pa.string()),
+    pa.field("risk_flags", pa.string()),
+    pa.field("risk_evidence", pa.string()),
     pa.field("model", pa.string()),
     pa.field("confidence", pa.float64()),
 ]

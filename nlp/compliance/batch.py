@@ -15,7 +15,7 @@ import math
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -85,7 +85,9 @@ def score_calls(
     if len(labels) != len(unique):
         raise ValueError(f"评分结果 {len(labels)} 条，应为 {len(unique)} 条")
     position = {text: i for i, text in enumerate(unique)}
-    turn_labels = labels.iloc[[position[t] for t in texts]].reset_index(drop=True)
+    turn_labels = _without_agent_risks(
+        labels.iloc[[position[t] for t in texts]].reset_index(drop=True), turns
+    )
     pairs = dict(
         zip(
             unique,
@@ -100,7 +102,40 @@ def score_calls(
     analyses = analyze_calls(
         calls, turns, profile, lambda batch: [pairs[t] for t in batch], engine=engine
     )
-    return ScoredCalls(turn_labels, analyses)
+    return ScoredCalls(turn_labels, _with_call_risks(analyses, turns, turn_labels))
+
+
+def _without_agent_risks(turn_labels: pd.DataFrame, turns: pd.DataFrame) -> pd.DataFrame:
+    """Risk flags are the borrower's: an agent's threat is a violation, never a flag."""
+    if "risk_flags" not in turn_labels.columns:
+        return turn_labels
+    agent = (turns["speaker"].astype(str) == "agent").to_numpy()
+    turn_labels["risk_flags"] = [
+        [] if is_agent else flags
+        for is_agent, flags in zip(agent, turn_labels["risk_flags"], strict=True)
+    ]
+    turn_labels["risk_evidence"] = [
+        {} if is_agent else ev
+        for is_agent, ev in zip(agent, turn_labels["risk_evidence"], strict=True)
+    ]
+    return turn_labels
+
+
+def _with_call_risks(
+    analyses: list[CallAnalysis], turns: pd.DataFrame, turn_labels: pd.DataFrame
+) -> list[CallAnalysis]:
+    """Each call's risk flags: the union over its callee turns, most severe first."""
+    if "risk_flags" not in turn_labels.columns:
+        return analyses
+    from nlp.risk import ordered_flags
+
+    found: dict[str, set[str]] = defaultdict(set)
+    for cid, flags in zip(turns["call_id"].astype(str), turn_labels["risk_flags"], strict=True):
+        found[cid].update(flags)
+    return [
+        replace(a, risk_flags=ordered_flags(sorted(found.get(str(a.call_id), ()))))
+        for a in analyses
+    ]
 
 
 def _check_columns(frame: pd.DataFrame, needed: Iterable[str], what: str) -> None:

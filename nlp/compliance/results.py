@@ -48,6 +48,9 @@ class CallAnalysis:
         turn_sentiments: one label per turn, in turn order.
         turn_scores: one score in [-1, 1] per turn.
         trajectory: ``(turn_index, score)`` for the borrower's turns.
+        risk_flags: the risk flags of the callee's turns (never the agent's), most severe first.
+        party: who was on the line (``borrower``, ``third_party``, ``wrong_number`` or
+            ``unknown``); ``None`` when not determined.
     """
 
     call_id: str
@@ -60,6 +63,8 @@ class CallAnalysis:
     turn_sentiments: list[str] = field(default_factory=list)
     turn_scores: list[float] = field(default_factory=list)
     trajectory: list[tuple[int, float]] = field(default_factory=list)
+    risk_flags: list[str] = field(default_factory=list)
+    party: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as JSON-ready values (tuples become lists)."""
@@ -74,4 +79,6 @@ class CallAnalysis:
             "turn_sentiments": list(self.turn_sentiments),
             "turn_scores": list(self.turn_scores),
             "trajectory": [[int(i), float(s)] for i, s in self.trajectory],
+            "risk_flags": list(self.risk_flags),
+            "party": self.party,
         }
