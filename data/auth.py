@@ -54,13 +54,14 @@ PERMISSION_NAMES = {
     "manage_users": "管理用户与角色",
     "view_audit": "查看审计日志",
     "view_settings": "查看设置",
+    "handle_warnings": "处理预警个案与查看借款人视图",
 }
 
 #: role -> permissions. Everything not listed is refused.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "manager": frozenset({"view_dashboard", "view_calls"}),
+    "manager": frozenset({"view_dashboard", "view_calls", "handle_warnings"}),
     "researcher": frozenset({"view_dashboard", "upload", "evaluate_model"}),
-    "qa": frozenset({"view_dashboard", "view_calls", "review", "reveal_pii"}),
+    "qa": frozenset({"view_dashboard", "view_calls", "review", "reveal_pii", "handle_warnings"}),
     "admin": frozenset(PERMISSION_NAMES),
 }
 

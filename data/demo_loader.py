@@ -32,7 +32,10 @@ def ensure_demo(
     """Generate, score and store the demo data when the store is empty. Returns True if loaded."""
     if has_data(store):
         return False
-    from data.demo import generate_demo
+    import pandas as pd
+
+    from data.demo import DEFAULT_TODAY, generate_demo
+    from data.demo.journeys import generate_journeys
     from nlp.pipeline import score_frame
 
     kwargs = {}
@@ -41,9 +44,12 @@ def ensure_demo(
     if n_calls:
         kwargs["n_calls"] = n_calls
     demo = generate_demo(**kwargs)
-    log(f"生成示例数据：{len(demo.surveys):,} 条问卷，{len(demo.calls):,} 通电话；正在评分……")
-    surveys = demo.surveys.reset_index(drop=True)
-    total = len(surveys) + len(demo.turns)
+    j_surveys, j_calls, j_turns = generate_journeys(DEFAULT_TODAY)
+    surveys = pd.concat([demo.surveys, j_surveys], ignore_index=True)
+    calls = pd.concat([demo.calls, j_calls], ignore_index=True)
+    turns = pd.concat([demo.turns, j_turns], ignore_index=True)
+    log(f"生成示例数据：{len(surveys):,} 条问卷，{len(calls):,} 通电话；正在评分……")
+    total = len(surveys) + len(turns)
 
     def survey_progress(done: int, n: int) -> None:
         if progress:
@@ -63,15 +69,15 @@ def ensure_demo(
 
     def call_progress(done: int, n: int) -> None:
         if progress:
-            progress(len(surveys) + int(done / max(n, 1) * len(demo.turns)), total)
+            progress(len(surveys) + int(done / max(n, 1) * len(turns)), total)
 
     from nlp.compliance import score_calls
 
-    scored = score_calls(demo.calls, demo.turns, model=model, progress=call_progress)
+    scored = score_calls(calls, turns, model=model, progress=call_progress)
     store_calls_batch(
         store,
-        demo.calls,
-        demo.turns,
+        calls,
+        turns,
         scored.turn_labels,
         scored.analyses,
         file_name=DEMO_FILE_CALLS,

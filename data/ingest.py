@@ -64,6 +64,7 @@ __all__ = [
 SURVEY_FIELDS: dict[str, str] = {
     "text": "回答文本",
     "respondent_id": "受访者ID",
+    "borrower_id": "借款人ID",
     "submitted_at": "提交日期",
     "product": "产品",
     "region": "地区",
@@ -76,6 +77,7 @@ REQUIRED_SURVEY = ("text",)
 
 # Header words that suggest a field (checked in order; first match wins).
 _GUESSES: list[tuple[str, tuple[str, ...]]] = [
+    ("borrower_id", ("借款人", "borrower", "借据号", "客户号", "loan_id")),
     ("respondent_id", ("受访者", "用户id", "客户id", "respondent", "user_id", "编号", "id")),
     ("csat", ("满意度", "csat", "评分", "打分", "score")),
     ("nps", ("nps", "推荐")),
@@ -265,7 +267,7 @@ def validate_survey(
             Problem(int(line[i]), mapping["text"], f"文本超过 {max_text_chars:,} 字，请拆分后上传")
         )
     out["text"] = text
-    for fld in ("respondent_id", "product", "region", "channel"):
+    for fld in ("respondent_id", "borrower_id", "product", "region", "channel"):
         col = mapping.get(fld)
         out[fld] = df[col].map(lambda v: None if v is None else clean_text(v)) if col else None
     col = mapping.get("overdue_bucket")

@@ -66,11 +66,13 @@ def responses_sql(f: Filters) -> tuple[str, list]:
         else "s.complaint"
     )
     sql = f"""
-        SELECT r.response_id, r.batch_id, r.respondent_id, r.submitted_at, r.product, r.region,
+        SELECT r.response_id, r.batch_id, r.respondent_id, r.borrower_id, r.submitted_at,
+               r.product, r.region,
                r.overdue_bucket, r.channel, r.csat, r.nps, r.text,
                {sentiment} AS sentiment, s.sentiment AS model_sentiment, s.sentiment_score,
                s.confidence, ({complaint}) AS complaint, s.complaint AS model_complaint,
-               s.aspects, s.emotions, s.complaint_reasons, s.requests, s.model_id,
+               s.aspects, s.emotions, s.complaint_reasons, s.requests, s.risk_flags,
+               s.risk_evidence, s.model_id,
                rv.last_action AS review_status
         FROM responses r
         JOIN scores s ON s.target_kind = 'response' AND s.target_id = r.response_id

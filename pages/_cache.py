@@ -15,7 +15,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import streamlit as st
 
-from data import inbox, queries
+from data import borrowers, inbox, queries, warnings
 from data.settings import settings
 from data.store import Store, open_store
 
@@ -85,3 +85,9 @@ def read_table(raw: bytes, name: str, sheet: str | int | None = None):
     from data.reader import read_table as read
 
     return read(raw, name, sheet)
+
+
+case_counts = _cached(warnings.case_counts)
+case_queue = _cached(warnings.case_queue)
+borrower_timeline = _cached(borrowers.timeline)
+falling_borrowers = _cached(borrowers.falling_borrowers)

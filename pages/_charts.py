@@ -461,3 +461,58 @@ def cell_css(min_rem: dict[str, float]) -> str:
         for prefix, rem in min_rem.items()
     ]
     return "<style>" + "\n".join(rules) + "</style>"
+
+
+def mood_timeline(contacts: pd.DataFrame) -> go.Figure:
+    """One borrower's mood per contact (survey answers and calls), in time order.
+
+    ``contacts`` is ``data.borrowers.timeline``: each point is a contact, its mood in [-1, 1]
+    (below 0 is negative), marked by kind, with its risk flags in the hover text.
+    """
+    from nlp.labels import RISK_FLAG_NAMES_ZH
+
+    fig = go.Figure()
+    shown = contacts.dropna(subset=["mood"])
+    fig.add_trace(
+        go.Scatter(
+            x=shown["contact_at"],
+            y=shown["mood"],
+            mode="lines",
+            line=dict(color="#b8b8b0", width=1.5),
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    for kind, name, symbol in (("survey", "问卷", "circle"), ("call", "通话", "diamond")):
+        part = shown[shown["kind"] == kind]
+        flags = [
+            "、".join(RISK_FLAG_NAMES_ZH.get(f, f) for f in fs) or "无" for fs in part["risk_flags"]
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=part["contact_at"],
+                y=part["mood"],
+                mode="markers",
+                name=name,
+                marker=dict(
+                    symbol=symbol,
+                    size=12,
+                    color=[
+                        COLORS["negative"] if m < 0 else COLORS["positive"] for m in part["mood"]
+                    ],
+                    line=dict(color="#333", width=[2 if f != "无" else 0 for f in flags]),
+                ),
+                customdata=list(zip(part["contact_id"], flags, strict=True)),
+                hovertemplate="%{x|%Y-%m-%d %H:%M}<br>情绪 %{y:.2f}<br>风险：%{customdata[1]}"
+                f"<extra>{name}</extra>",
+            )
+        )
+    fig.add_hline(y=0, line=dict(color="#888", dash="dot", width=1))
+    fig.update_layout(
+        font=FONT,
+        height=300,
+        margin=dict(l=10, r=10, t=10, b=10),
+        yaxis=dict(title="情绪（负 ← 0 → 正）", range=[-1.05, 1.05]),
+        legend=dict(orientation="h", y=1.1),
+    )
+    return fig

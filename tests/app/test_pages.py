@@ -14,11 +14,16 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from data.demo import DEFAULT_TODAY
+from data.demo.journeys import generate_journeys
+
+JOURNEYS = generate_journeys(DEFAULT_TODAY)
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 PAGES = [
     "pages/overview.py",
     "pages/complaints.py",
+    "pages/warnings.py",
     "pages/calls.py",
     "pages/upload.py",
     "pages/model.py",
@@ -73,8 +78,9 @@ def test_every_page_renders_without_error(page):
 
 def test_overview_shows_demo_kpis_and_marks_demo_data():
     at = _open(PAGES[0])
-    assert _metric(at, "问卷回答") == "1,200"
-    assert _metric(at, "通话") == "120"
+    # the generated records plus the planted borrower journeys (data.demo.journeys)
+    assert _metric(at, "问卷回答") == f"{1200 + len(JOURNEYS[0]):,}"
+    assert _metric(at, "通话") == f"{120 + len(JOURNEYS[1]):,}"
     assert any("示例数据" in i.value for i in at.info)
 
 
@@ -344,7 +350,7 @@ def test_a_link_with_filters_opens_the_same_view():
     assert at.toggle(key="flt_reviews").value is False
     by_hand = _open(PAGES[0])
     by_hand.multiselect(key="flt_products").set_value(["企业经营贷"]).run()
-    assert _metric(at, "问卷回答") == _metric(by_hand, "问卷回答") != "1,200"
+    assert _metric(at, "问卷回答") == _metric(by_hand, "问卷回答") != f"{1200 + len(JOURNEYS[0]):,}"
 
 
 def test_unknown_or_invalid_url_values_are_ignored():

@@ -214,9 +214,9 @@ def test_only_admin_manages_users(tmp_store, auth_file, who):
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
-        ("manager", {"view_dashboard", "view_calls"}),
+        ("manager", {"view_dashboard", "view_calls", "handle_warnings"}),
         ("researcher", {"view_dashboard", "upload", "evaluate_model"}),
-        ("qa", {"view_dashboard", "view_calls", "review", "reveal_pii"}),
+        ("qa", {"view_dashboard", "view_calls", "review", "reveal_pii", "handle_warnings"}),
         ("admin", set(auth.PERMISSION_NAMES)),
     ],
 )

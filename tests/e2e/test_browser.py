@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-DEMO_SURVEYS = 3200
+DEMO_SURVEYS = 3200 + 12  # the generated answers + the planted journeys' answers
 FIRST_LOAD_MS = 120_000  # the first page of a session may load the store and run queries
 RERUN_MS = 60_000
 SCORING_MS = 120_000  # the first upload loads the transformer into the app process
