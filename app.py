@@ -13,12 +13,14 @@ import streamlit as st
 st.set_page_config(page_title="借款人之声", page_icon="🗣️", layout="wide")
 
 from data.access import may_open  # noqa: E402
+from pages import _alert_widgets as alerts_nav  # noqa: E402
 from pages import _session as session  # noqa: E402  (set_page_config must run first)
 
 # section, page file, title, icon, the permission that shows it (data.auth.PERMISSIONS; a
 # researcher also gets 通话质检 for the calls they uploaded: data.access.OWN_UPLOADS_ONLY)
 PAGES = [
     ("管理看板", "pages/overview.py", "总览", "📊", "view_dashboard"),
+    ("质检", "pages/warnings.py", "预警", "🚨", "handle_warnings"),
     ("质检", "pages/complaints.py", "投诉复核", "🧾", "review"),
     ("质检", "pages/calls.py", "通话质检", "📞", "view_calls"),
     ("研究", "pages/upload.py", "数据上传", "📤", "upload"),
@@ -57,5 +59,7 @@ else:
             sections.setdefault(section, []).append(
                 st.Page(path, title=title, icon=icon, default=not sections)
             )
+    if (alerts_page := alerts_nav.nav_page(actor)) is not None:  # 告警 (3): the unread count
+        sections.setdefault("质检", []).append(alerts_page)
     session.account_sidebar(actor)
     st.navigation(sections).run()

@@ -44,6 +44,8 @@ def _report(record: dict) -> int:
     if not record.get("ok"):
         print(f"错误：{record.get('error')}", file=sys.stderr)
         problems = record.get("problems") or []
+        if len(problems) == 1 and problems[0].rpartition("：")[2] in str(record.get("error")):
+            problems = []  # the one problem is the error line itself
         for problem in problems[:20]:
             print(f"  - {problem}", file=sys.stderr)
         if len(problems) > 20:
@@ -160,18 +162,15 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_import(args) -> int:
-    """Store already-scored Parquet output (``python -m nlp score --engine ray``) as a batch."""
+    """Store already-scored output as a batch, without scoring again: survey Parquet
+    (``python -m nlp score --engine ray``) or analysed calls (``python -m nlp calls``, local
+    or ``--engine ray``, a JSONL file)."""
     from data.inbox import error_record, result_record
     from data.ingest import IngestError
+    from data.scored_calls_import import import_scored_calls
     from data.scored_import import import_scored_survey
     from data.store import StoreBusy, open_store
 
-    if args.kind != "survey":
-        print(
-            "错误：--kind calls 尚不支持导入评分输出；请用 python -m data ingest 导入通话",
-            file=sys.stderr,
-        )
-        return 2
     try:
         store = open_store(args.db)
     except StoreBusy as busy:
@@ -179,20 +178,25 @@ def cmd_import(args) -> int:
             print(f"错误：找不到 {args.path}", file=sys.stderr)
             return 2
         options = {
-            "kind": "scored_survey",
+            "kind": "scored_survey" if args.kind == "survey" else "scored_calls",
             "file_name": args.file_name or args.path.name,
             "text_column": args.text_column,
             "user": args.user,
         }
         return _via_inbox(args, busy, args.path, options)
     try:
-        result = import_scored_survey(
-            store,
-            args.path,
-            text_column=args.text_column,
-            file_name=args.file_name,
-            uploaded_by=args.user,
-        )
+        if args.kind == "calls":
+            result = import_scored_calls(
+                store, args.path, file_name=args.file_name, uploaded_by=args.user
+            )
+        else:
+            result = import_scored_survey(
+                store,
+                args.path,
+                text_column=args.text_column,
+                file_name=args.file_name,
+                uploaded_by=args.user,
+            )
     except IngestError as exc:
         return _report(error_record(exc))
     return _report(result_record(result))
@@ -256,8 +260,13 @@ def main(argv: list[str] | None = None) -> int:
         help="问卷：与已存回答重复的行也导入（默认跳过，并在摘要中说明）",
     )
     ing.set_defaults(func=cmd_ingest)
-    imp = sub.add_parser("import", help="导入已评分的 Parquet 输出（不重新评分）")
-    imp.add_argument("path", type=Path, help="python -m nlp score --engine ray 的输出目录")
+    imp = sub.add_parser("import", help="导入已评分的输出（不重新评分）")
+    imp.add_argument(
+        "path",
+        type=Path,
+        help="问卷：python -m nlp score --engine ray 的输出目录；"
+        "通话：python -m nlp calls（含 --engine ray）写出的 .jsonl",
+    )
     imp.add_argument("--kind", choices=("survey", "calls"), required=True)
     imp.add_argument("--text-column", default=None, help="文本列（默认 text）")
     imp.add_argument("--db", default=None)

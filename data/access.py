@@ -35,6 +35,11 @@ AUDIT_ACTIONS = {
     "password_change": "修改密码",
     "password_change_failed": "修改密码失败",
     "password_reset": "重置密码",
+    "warning_case": "处理预警个案",
+    "alert_rule_add": "新增告警规则",
+    "alert_rule_delete": "删除告警规则",
+    "alert_ack": "确认告警",
+    "alert_settings": "修改告警设置",
     **{f"review:{k}": f"复核：{v}" for k, v in reviews.ACTIONS.items()},
 }
 

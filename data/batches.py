@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 
 import pandas as pd
 
+from data.alerts import evaluate_after_ingest
 from data.reader import InputError as IngestError
 from data.store import Store, new_id, now
 
@@ -100,6 +102,7 @@ RESPONSE_COLUMNS = [
     "response_id",
     "batch_id",
     "respondent_id",
+    "borrower_id",
     "submitted_at",
     "product",
     "region",
@@ -175,6 +178,9 @@ def store_survey_batch(
         )
         insert_frame(cur, "responses", frame, RESPONSE_COLUMNS)
         write_scores(cur, "response", frame["response_id"].tolist(), batch_id, scored)
+    _open_cases(store)
+    if not is_demo:  # alert rules, after the commit; never raises (data.alerts)
+        evaluate_after_ingest(store, batch_id)
     return batch_id
 
 
@@ -202,6 +208,17 @@ def delete_batch(store: Store, batch_id: str, actor: str) -> int:
             cur.execute(f"DELETE FROM {table} WHERE batch_id = ?", [batch_id])
         store.audit(actor, "delete_batch", batch_id, {"rows": int(row[0])}, cur=cur)
     return int(row[0])
+
+
+def _open_cases(store: Store) -> None:
+    """After a commit: open early-warning cases for new flags (``data.warnings``). A failure
+    here is logged and never undoes the stored batch (the next ingest or page view retries)."""
+    from data.warnings import sync_cases
+
+    try:
+        sync_cases(store)
+    except Exception:  # the batch is stored; the cases catch up on the next sync
+        logging.getLogger(__name__).exception("预警个案同步失败")
 
 
 def _analysis_rows(analyses: list, batch_id: str) -> pd.DataFrame:
@@ -288,4 +305,7 @@ def store_calls_batch(
                 "risk_flags::VARCHAR[], party FROM new_analysis"
             )
             cur.unregister("new_analysis")
+    _open_cases(store)
+    if not is_demo:  # alert rules, after the commit; never raises (data.alerts)
+        evaluate_after_ingest(store, batch_id)
     return batch_id

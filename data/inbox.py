@@ -42,7 +42,7 @@ from data.store import Store, now
 
 log = logging.getLogger(__name__)
 
-KINDS = ("survey", "calls", "scored_survey", "audit")
+KINDS = ("survey", "calls", "scored_survey", "scored_calls", "audit")
 HEARTBEAT = ".worker.json"
 STALE_S = 30.0  # a heartbeat older than this (while idle) means no worker
 KEEP_RESULTS_S = 7 * 24 * 3600  # unread results are removed after a week
@@ -198,6 +198,7 @@ def error_record(exc: BaseException) -> dict:
 def run_job(store: Store, inbox: Path, options: dict) -> dict:
     """Import one job's data into ``store`` (one transaction, as an upload) → its record."""
     from data.ingest import IngestError, ingest_calls_bytes, ingest_survey_bytes
+    from data.scored_calls_import import import_scored_calls
     from data.scored_import import import_scored_survey
     from data.settings import settings
 
@@ -248,6 +249,8 @@ def run_job(store: Store, inbox: Path, options: dict) -> dict:
                 file_name=name,
                 uploaded_by=user,
             )
+        elif kind == "scored_calls":
+            result = import_scored_calls(store, data, file_name=name, uploaded_by=user)
         else:
             raise IngestError(f"未知的任务类型 {kind}")
     except Exception as exc:  # every failure becomes the job's result, never a dead worker

@@ -174,3 +174,53 @@ def format_display_time(values, fmt: str = "%Y-%m-%d %H:%M", tz: str | None = No
     if isinstance(shown, pd.Series):
         return shown.dt.strftime(fmt).fillna("")
     return "" if pd.isna(shown) else shown.strftime(fmt)
+
+
+# --------------------------------------------------------------------------- alerts
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where fired alerts go (``data.alert_delivery``); the admin page may override the
+    webhook, the recipients and the cool-down (``data.alerts.delivery_settings``)."""
+
+    webhook: str = ""  # BV_ALERT_WEBHOOK: http(s) URL each alert is POSTed to as JSON; "" = none
+    emails: tuple[str, ...] = ()  # BV_ALERT_EMAILS: recipients, comma-separated; "" = none
+    smtp_host: str = ""  # BV_SMTP_HOST: the mail server; "" = no e-mail
+    smtp_port: int = 25  # BV_SMTP_PORT: 25, 587 (STARTTLS) or 465 (TLS from the start)
+    smtp_user: str = ""  # BV_SMTP_USER: "" = send without logging in
+    smtp_password: str = field(default="", repr=False)  # BV_SMTP_PASSWORD
+    smtp_from: str = "borrower-voice@localhost"  # BV_SMTP_FROM: the sender address
+    smtp_starttls: bool = False  # BV_SMTP_STARTTLS: default on for port 587, else off
+    cooldown_h: float = 24.0  # BV_ALERT_COOLDOWN_H: one condition alerts at most once per this
+
+
+def alert_settings() -> AlertSettings:
+    """Read the alert delivery settings now (documented in .env.example)."""
+    env = os.environ
+    port = _positive(env, "BV_SMTP_PORT", 25)
+    return AlertSettings(
+        webhook=(env.get("BV_ALERT_WEBHOOK") or "").strip(),
+        emails=split_emails(env.get("BV_ALERT_EMAILS") or ""),
+        smtp_host=(env.get("BV_SMTP_HOST") or "").strip(),
+        smtp_port=port,
+        smtp_user=(env.get("BV_SMTP_USER") or "").strip(),
+        smtp_password=env.get("BV_SMTP_PASSWORD") or "",
+        smtp_from=(env.get("BV_SMTP_FROM") or "").strip() or AlertSettings.smtp_from,
+        smtp_starttls=_flag(env.get("BV_SMTP_STARTTLS"), port == 587),
+        cooldown_h=cooldown_hours(env.get("BV_ALERT_COOLDOWN_H") or "24", "BV_ALERT_COOLDOWN_H"),
+    )
+
+
+def split_emails(value: str) -> tuple[str, ...]:
+    """Recipients from a comma-, semicolon- or space-separated list."""
+    return tuple(v for v in value.replace(";", ",").replace(" ", ",").split(",") if v.strip())
+
+
+def cooldown_hours(value: str | float, name: str = "冷却时间") -> float:
+    """A cool-down in hours: a finite number, 0 or more."""
+    try:
+        hours = float(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name}「{value}」应为小时数（0 或正数，例如 24）") from None
+    if not 0 <= hours < float("inf"):
+        raise ValueError(f"{name}「{value}」应为小时数（0 或正数，例如 24）")
+    return hours

@@ -62,6 +62,9 @@ def with_interval(
     [False]
     """
     out = df.copy()
+    # a group with no records may carry NULL counts (pd.NA): count them as 0
+    out[successes] = pd.to_numeric(out[successes], errors="coerce").fillna(0)
+    out[n] = pd.to_numeric(out[n], errors="coerce").fillna(0)
     bounds = [
         wilson_interval(float(k), float(m)) for k, m in zip(out[successes], out[n], strict=True)
     ]

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class StoreError(RuntimeError):
@@ -186,6 +186,88 @@ MIGRATIONS: list[str] = [
     CREATE INDEX sessions_user ON sessions (username);
     """,
 ]
+
+# 3 -> 4 is one step in three parts (each part owned by one feature).
+# Risk flags on every scored text and turn, who was on the line, borrower ids on survey
+# answers, and the early-warning case queue (data.warnings).
+_V4_RISK = """
+    ALTER TABLE scores ADD COLUMN risk_flags VARCHAR[];
+    ALTER TABLE scores ADD COLUMN risk_evidence JSON;
+    ALTER TABLE responses ADD COLUMN borrower_id VARCHAR;
+    ALTER TABLE call_analysis ADD COLUMN risk_flags VARCHAR[];
+    ALTER TABLE call_analysis ADD COLUMN party VARCHAR;
+    CREATE TABLE warning_cases (
+        case_id VARCHAR PRIMARY KEY,
+        borrower_id VARCHAR NOT NULL,
+        flag VARCHAR NOT NULL,
+        severity INTEGER NOT NULL,
+        status VARCHAR NOT NULL CHECK (status IN ('new', 'in_progress', 'closed')),
+        owner VARCHAR,
+        opened_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        last_contact_at TIMESTAMPTZ,
+        source_kind VARCHAR NOT NULL,
+        source_id VARCHAR NOT NULL,
+        evidence VARCHAR
+    );
+    CREATE UNIQUE INDEX warning_cases_open ON warning_cases (borrower_id, flag, source_kind, source_id);
+    CREATE TABLE case_notes (
+        case_id VARCHAR NOT NULL,
+        author VARCHAR NOT NULL,
+        written_at TIMESTAMPTZ NOT NULL,
+        status VARCHAR,
+        note VARCHAR
+    );
+"""
+# Alert rules, fired alerts and their delivery log (data.alerts, data.alert_delivery).
+_V4_ALERTS = """
+    CREATE TABLE alert_rules (
+        rule_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        threshold DOUBLE NOT NULL,
+        params JSON NOT NULL,
+        cooldown_h DOUBLE,
+        enabled BOOLEAN NOT NULL DEFAULT TRUE,
+        created_by VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE alerts (
+        alert_id VARCHAR PRIMARY KEY,
+        rule_id VARCHAR NOT NULL,
+        rule_name VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        condition_key VARCHAR NOT NULL,
+        subject VARCHAR,
+        value DOUBLE NOT NULL,
+        threshold DOUBLE NOT NULL,
+        message VARCHAR NOT NULL,
+        link VARCHAR,
+        batch_id VARCHAR,
+        fired_at TIMESTAMPTZ NOT NULL,
+        acked_at TIMESTAMPTZ,
+        acked_by VARCHAR
+    );
+    CREATE TABLE alert_deliveries (
+        alert_id VARCHAR NOT NULL,
+        channel VARCHAR NOT NULL CHECK (channel IN ('webhook', 'email')),
+        target VARCHAR NOT NULL,
+        attempt INTEGER NOT NULL,
+        ok BOOLEAN NOT NULL,
+        error VARCHAR,
+        attempted_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE alert_settings (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL,
+        updated_by VARCHAR NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL
+    );
+"""
+# Model versions built from reviewer corrections, and which one is current (data.models).
+_V4_MODELS = """
+"""
+MIGRATIONS.append(_V4_RISK + _V4_ALERTS + _V4_MODELS)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

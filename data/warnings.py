@@ -10,9 +10,10 @@ loader and the 预警 page all call it.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import pandas as pd
 
-from data.auth import Actor
 from data.query_base import masked
 from data.store import Store, new_id, now
 from nlp.labels import RISK_FLAG_NAMES_ZH
@@ -41,6 +42,15 @@ _FLAGGED = """
     CROSS JOIN UNNEST(s.risk_flags) AS f(flag)
     WHERE t.speaker <> 'agent' AND c.borrower_id IS NOT NULL AND trim(c.borrower_id) <> ''
 """
+
+
+class Actor(Protocol):
+    """Who changes a case (``data.auth.Actor``; not imported, so ingest can call this module
+    without importing the accounts layer)."""
+
+    user: str
+
+    def require(self, permission: str) -> None: ...
 
 
 class CaseError(ValueError):

@@ -92,13 +92,22 @@ MULTI_LABEL_TITLES: dict[str, str] = {
     "emotions": "情绪识别",
     "requests": "诉求识别",
     "complaint_reasons": "投诉原因",
+    "risk_flags": "风险预警",
 }
 """The multi-label parts of an :func:`evaluate_frame` report, with their Chinese titles."""
 
 
 def evaluate_columns() -> tuple[str, ...]:
     """The gold columns :func:`evaluate_frame` understands (by that name in a labelled file)."""
-    return ("sentiment", "aspects", "complaint", "emotions", "requests", "complaint_reasons")
+    return (
+        "sentiment",
+        "aspects",
+        "complaint",
+        "emotions",
+        "requests",
+        "complaint_reasons",
+        "risk_flags",
+    )
 
 
 def _as_obj(value, empty):
@@ -146,7 +155,7 @@ def evaluate_frame(gold: pd.DataFrame, pred: pd.DataFrame, columns: dict[str, st
             ["True", "False"],
         )
         out["complaint"]["f1"] = out["complaint"]["per_label"]["True"]["f1"]
-    for key in ("emotions", "requests", "complaint_reasons"):
+    for key in ("emotions", "requests", "complaint_reasons", "risk_flags"):
         if columns.get(key):
             out[key] = multilabel_report(
                 [_as_obj(v, []) for v in gold[columns[key]]], list(pred[key])
@@ -168,7 +177,7 @@ def format_report(report: dict) -> str:
             lines.append(" " * width + "".join(f"{x[:8]:>10}" for x in r["labels"]) + "   ← 预测")
             for name, row in zip(r["labels"], r["confusion"], strict=True):
                 lines.append(f"{name:<{width}}" + "".join(f"{v:>10}" for v in row))
-    for key in ("aspect_detection", "emotions", "requests", "complaint_reasons"):
+    for key in ("aspect_detection", "emotions", "requests", "complaint_reasons", "risk_flags"):
         if key in report:
             r = report[key]
             lines.append(

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp.labels import COMPLAINT_REASONS, EMOTIONS, REQUESTS, RISK_FLAGS, SENTIMENTS, TACTICS
+from nlp.labels import COMPLAINT_REASONS, EMOTIONS, REQUESTS, SENTIMENTS, TACTICS
 
 HEAD_NAMES: tuple[str, ...] = (
     *(f"emotion:{e}" for e in EMOTIONS),
@@ -34,7 +34,6 @@ HEAD_NAMES: tuple[str, ...] = (
     *(f"aspect:{t}" for t in TACTICS),
     *(f"request:{r}" for r in REQUESTS),
     *(f"reason:{r}" for r in COMPLAINT_REASONS),
-    *(f"risk:{f}" for f in RISK_FLAGS),
 )
 """Every head the trainer may produce, in a fixed order."""
 
@@ -138,15 +137,11 @@ class Heads:
         )
 
 
-def rule_hits(
-    analyses: Sequence, names: Sequence[str], risks: Sequence[dict] | None = None
-) -> np.ndarray:
-    """``(texts, heads)`` 0/1 matrix of what the rule layer found: ``nlp.feedback``'s
-    analyses, and the risk cues (``nlp.risk.find_risks`` per text) when given."""
+def rule_hits(analyses: Sequence, names: Sequence[str]) -> np.ndarray:
+    """``(texts, heads)`` 0/1 matrix of what the rule layer (``nlp.feedback``) found."""
     out = np.zeros((len(analyses), len(names)))
     for i, a in enumerate(analyses):
         found = {
-            *(f"risk:{f}" for f in (risks[i] if risks is not None else ())),
             *(f"emotion:{e}" for e in a.emotions),
             *(f"aspect:{t}" for t in a.aspects),
             *(f"request:{r}" for r in a.requests),
@@ -213,7 +208,6 @@ def merged_labels(
     decided: dict[str, bool],
     doc_label: str,
     polarity: Callable[[str, bool], str | None] | None = None,
-    risks: dict[str, str] | None = None,
 ) -> dict:
     """One text's labels: a head's decision where a head exists, the rule layer's elsewhere.
 
@@ -223,8 +217,6 @@ def merged_labels(
         doc_label: the text's sentiment, the polarity of a tactic only a head found when
             there is no polarity head.
         polarity: ``(tactic, found_by_rules) -> label or None``: the polarity head's reading.
-        risks: the risk cues' ``{flag: evidence}`` for the text. A flag only a head found
-            gets an empty evidence here (the pipeline fills it from the clauses).
     """
 
     def pick(name: str, ruled: bool) -> bool:
@@ -240,11 +232,7 @@ def merged_labels(
     complaint = pick("complaint", bool(analysis.complaint))
     requests = [r for r in REQUESTS if pick(f"request:{r}", r in analysis.requests)]
     reasons = [r for r in COMPLAINT_REASONS if pick(f"reason:{r}", r in analysis.complaint_reasons)]
-    risks = risks or {}
-    flags = [f for f in RISK_FLAGS if pick(f"risk:{f}", f in risks)]
     return {
-        "risk_flags": flags,
-        "risk_evidence": {f: risks.get(f, "") for f in flags},
         "aspects": aspects,
         "emotions": emotions,
         "complaint": complaint,

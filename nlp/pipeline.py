@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from nlp.heads import Heads
-from nlp.labels import RISK_FLAGS
 from nlp.sentiment import SentimentBackend, get_backend, probs_to_labels
 
 LABEL_COLUMNS = (
@@ -82,6 +81,16 @@ def score_texts(
     Each text is normalised once and split into clauses once; the rule layer runs once; texts
     that normalise alike are scored once (a text's labels depend on the text alone).
     """
+    return score_texts_with_features(texts, model, progress)[0]
+
+
+def score_texts_with_features(
+    texts: Sequence[str],
+    model: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """:func:`score_texts` plus the encoder features of each text (``None`` when the backend
+    gives none), for callers that run more heads on them (the call heads)."""
     from nlp.textnorm import normalize_many
 
     name = resolve_model(model)
@@ -89,44 +98,43 @@ def score_texts(
     raw = ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts]
     norm = normalize_many(raw)
     if not raw:
-        return pd.DataFrame(columns=[*LABEL_COLUMNS, "confidence"])
+        return pd.DataFrame(columns=[*LABEL_COLUMNS, "confidence"]), None
     unique = list(dict.fromkeys(norm))
     if len(unique) == len(norm):
         return _score_normalised(norm, backend, progress)
-    scored = _score_normalised(unique, backend, progress)
-    position = {text: i for i, text in enumerate(unique)}
-    return scored.iloc[[position[t] for t in norm]].reset_index(drop=True)
+    scored, features = _score_normalised(unique, backend, progress)
+    rows = [{text: i for i, text in enumerate(unique)}[t] for t in norm]
+    return (
+        scored.iloc[rows].reset_index(drop=True),
+        features[rows] if features is not None else None,
+    )
 
 
 def _score_normalised(
     norm: list[str], backend: SentimentBackend, progress: Progress | None
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, np.ndarray | None]:
     """:func:`score_texts` for distinct, already normalised texts."""
     from nlp.feedback import analyze_clause_lists, split_texts
     from nlp.heads import load_heads
-    from nlp.risk import find_risks_many
+    from nlp.risk import assess_risks
 
     encode = getattr(backend, "encode", None)
     probs, features = (
         encode(norm, progress) if encode else (backend.predict_proba(norm, progress), None)
     )
     heads = load_heads() if backend.model_id not in RULE_ONLY_BACKENDS else None
-    encoder = encode
     if heads is not None and features is None:  # a customer's own sentiment model
         features = _default_features(norm)
         heads = heads if features is not None else None
-        encoder = _default_encoder()
     elif heads is not None:
         probs = heads.sentiment(probs, features)
     labels, scores = probs_to_labels(probs)
     clause_lists = split_texts(norm)
     polarity = _clause_polarities(backend, norm, clause_lists, scores)
     analyses = analyze_clause_lists(clause_lists, polarity)
-    risks = find_risks_many(norm)
-    rows, model_id = _label_rows(analyses, heads, features, labels, backend.model_id, risks)
-    if heads is not None and encoder is not None:
-        _fill_risk_evidence(rows, norm, heads, encoder)
-    return pd.DataFrame(
+    rows, model_id = _label_rows(analyses, heads, features, labels, backend.model_id)
+    risks = assess_risks(norm)
+    frame = pd.DataFrame(
         {
             "sentiment": labels,
             "sentiment_score": np.round(scores, 4),
@@ -135,12 +143,13 @@ def _score_normalised(
             "complaint": [r["complaint"] for r in rows],
             "complaint_reasons": [r["complaint_reasons"] for r in rows],
             "requests": [r["requests"] for r in rows],
-            "risk_flags": [r["risk_flags"] for r in rows],
-            "risk_evidence": [r["risk_evidence"] for r in rows],
+            "risk_flags": [list(r) for r in risks],
+            "risk_evidence": risks,
             "model": model_id,
             "confidence": np.round(probs.max(axis=1), 4),
         }
     )
+    return frame, features
 
 
 RULE_ONLY_BACKENDS = ("lexicon", "tfidf")
@@ -158,43 +167,11 @@ def _default_features(norm: list[str]) -> np.ndarray | None:
         return None
 
 
-def _default_encoder() -> Callable | None:
-    from nlp.modelfiles import ModelNotBuiltError
+def text_features(texts: Sequence[str]) -> np.ndarray | None:
+    """The default model's encoder features of raw texts (``None`` when it is not built)."""
+    from nlp.textnorm import normalize_many
 
-    try:
-        return get_backend("default-onnx").encode
-    except ModelNotBuiltError:
-        return None
-
-
-def _fill_risk_evidence(rows: list[dict], norm: list[str], heads: Heads, encoder: Callable) -> None:
-    """Evidence for the risk flags only a head found: the clause its head rates highest.
-
-    Only the few flagged texts without a cue are split and encoded again (clause features).
-    """
-    from nlp.risk import clause_spans
-
-    wanted = [
-        (i, flag)
-        for i, row in enumerate(rows)
-        for flag, span in row["risk_evidence"].items()
-        if not span
-    ]
-    if not wanted:
-        return
-    texts = sorted({i for i, _ in wanted})
-    spans = {i: clause_spans(norm[i]) for i in texts}
-    clauses = sorted({c for i in texts for c in spans[i]})
-    feats = encoder(clauses)[1]
-    if feats is None:
-        return
-    index = {c: k for k, c in enumerate(clauses)}
-    proba = heads.proba(feats, np.zeros((len(clauses), len(heads.names))))
-    column = {name: j for j, name in enumerate(heads.names)}
-    for i, flag in wanted:
-        j = column[f"risk:{flag}"]
-        best = max(spans[i], key=lambda c: proba[index[c], j])
-        rows[i]["risk_evidence"][flag] = best
+    return _default_features(normalize_many([str(t or "") for t in texts]))
 
 
 def _label_rows(
@@ -203,7 +180,6 @@ def _label_rows(
     features: np.ndarray | None,
     labels: list[str],
     model_id: str,
-    risks: list[dict[str, str]],
 ) -> tuple[list[dict], str]:
     """The label columns per text: the learned heads combined with the rules when the backend
     gave encoder features and heads are installed, else the rule layer alone."""
@@ -217,15 +193,13 @@ def _label_rows(
                 "complaint": bool(a.complaint),
                 "complaint_reasons": list(a.complaint_reasons),
                 "requests": list(a.requests),
-                "risk_flags": [f for f in RISK_FLAGS if f in r],
-                "risk_evidence": dict(r),
             }
-            for a, r in zip(analyses, risks, strict=True)
+            for a in analyses
         ]
         return rows, model_id
-    decided = heads.decide(features, rule_hits(analyses, heads.names, risks))
+    decided = heads.decide(features, rule_hits(analyses, heads.names))
     rows = []
-    for a, d, label, feats, r in zip(analyses, decided, labels, features, risks, strict=True):
+    for a, d, label, feats in zip(analyses, decided, labels, features, strict=True):
 
         def polarity(tactic: str, by_rules: bool, feats=feats) -> str | None:
             if by_rules and not heads.polarity_for_rules:
@@ -233,7 +207,7 @@ def _label_rows(
             return heads.aspect_polarity(feats, tactic)
 
         names = dict(zip(heads.names, d.tolist(), strict=True))
-        rows.append(merged_labels(a, names, label, polarity, r))
+        rows.append(merged_labels(a, names, label, polarity))
     return rows, f"{model_id}+heads:{heads.card.get('version', '?')}"
 
 

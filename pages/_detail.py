@@ -12,7 +12,7 @@ import streamlit as st
 from data import access
 from nlp.labels import SENTIMENT_NAMES_ZH
 from pages import _cache as cache
-from pages._format import zh_aspects
+from pages._format import call_level_note, zh_aspects
 from pages._html import escape, highlighted_text
 from pages._session import actor
 
@@ -70,3 +70,11 @@ def record_card(rec: pd.Series) -> None:
             f"情感 {SENTIMENT_NAMES_ZH.get(rec['sentiment'])}（置信度 {rec['confidence']:.0%}）"
             f" · 催收方式 {zh_aspects(rec['aspects']) or '—'}"
         )
+
+
+def call_level_banners(evidence: list[dict]) -> None:
+    """One warning per call-level finding (start time, frequency, Regulation F), above the
+    conversation; findings on a turn are shown in the conversation itself."""
+    for item in evidence:
+        if item.get("turn") is None:
+            st.warning(call_level_note(item))

@@ -20,6 +20,7 @@ from nlp.labels import (
     COMPLAINT_REASON_NAMES_ZH,
     EMOTION_NAMES_ZH,
     REQUEST_NAMES_ZH,
+    RULE_CATALOG,
     SENTIMENT_NAMES_ZH,
     TACTIC_NAMES_ZH,
     VIOLATION_NAMES_ZH,
@@ -71,22 +72,100 @@ def zh_aspects(aspects) -> str:
 
 
 def evidence_list(evidence) -> list[dict]:
-    """A call's violation evidence (stored as JSON) as a list ([] when missing)."""
-    return json.loads(evidence) if isinstance(evidence, str) else []
+    """A call's violation evidence (stored as JSON) as a list ([] when missing), each
+    violation once: a second item for the same rule and turn is dropped."""
+    if isinstance(evidence, str):
+        items = json.loads(evidence) if evidence.strip() else []
+    else:
+        items = evidence if isinstance(evidence, list) else []
+    seen: set[tuple] = set()
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        key = (item.get("rule"), item.get("turn"))
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
 
 
-def violation_note(rule: str, explanation: str | None) -> str:
+LEARNED = "模型判断"
+"""Shown next to the label of a finding the learned call heads made (evidence ``learned``)."""
+
+
+def _label_heads(rule: str) -> set[str]:
+    """What an explanation of ``rule`` may start with as its own label: the rule's Chinese
+    name and the head of its catalogue explanation (「非规定时间联系」, 「缺少债务催收声明
+    （mini-Miranda）」)."""
+    spec = RULE_CATALOG.get(rule, {})
+    heads = {VIOLATION_NAMES_ZH.get(rule, rule)}
+    head, sep, _ = str(spec.get("explanation") or "").partition("：")
+    if sep:
+        heads.add(head)
+    return heads
+
+
+def _without_label(rule: str, text: str) -> str:
+    """``text`` without a leading label (「威胁恐吓：」, 「误导：」) that repeats the rule's name.
+
+    A head is a label when it is a known one for the rule, or short, without clause
+    punctuation and with its brackets closed (so 「开场未报姓名或工号（已报机构：X）」 keeps
+    its text)."""
+    if text in _label_heads(rule):
+        return ""
+    head, sep, rest = text.partition("：")
+    if not sep or not rest.strip():
+        return text
+    closed = head.count("（") == head.count("）") and head.count("(") == head.count(")")
+    short = len(head) <= 24 and not re.search(r"[，。；、,]", head)
+    return rest.strip() if head in _label_heads(rule) or (short and closed) else text
+
+
+def violation_note(rule: str, explanation: str | None, learned: bool = False) -> str:
     """A violation as 「名称：说明」, the rule's Chinese name once.
 
     Catalogue explanations often start with their own label (「威胁恐吓：以暴力……」,
     「非规定时间联系：通话开始……」); that label is dropped so the name is not repeated.
+    A learned finding (the call heads) says so next to the name: 「威胁恐吓（模型判断）：…」.
     """
-    name = VIOLATION_NAMES_ZH.get(rule, rule)
-    text = (explanation or "").strip()
-    head, sep, rest = text.partition("：")
-    if sep and rest and len(head) <= 24 and not re.search(r"[，。；、]", head):
-        text = rest.strip()
+    name = VIOLATION_NAMES_ZH.get(rule, rule) + (f"（{LEARNED}）" if learned else "")
+    text = _without_label(rule, (explanation or "").strip())
     return f"{name}：{text}" if text else name
+
+
+def evidence_note(item: Mapping[str, Any]) -> str:
+    """One evidence item (``rule``, ``explanation``, optional ``learned``) as a note."""
+    return violation_note(str(item.get("rule")), item.get("explanation"), bool(item.get("learned")))
+
+
+# off_hours evidence stored before the explanation named the time: the span holds it
+_OFF_HOURS_SPAN = re.compile(
+    r"开始时间\s*(?P<day>\d{4}-\d{2}-\d{2})\s+(?P<time>\d{1,2}:\d{2})\s*（允许\s*(?P<window>[^）]+)）"
+)
+
+
+def call_level_note(item: Mapping[str, Any]) -> str:
+    """A call-level finding (start time, frequency, Regulation F) for the banner above the
+    conversation: the note, then the evidence span where the explanation does not already
+    hold it. An off-hours finding states the call's local start time and the allowed window
+    (「非规定时段通话：通话于当地时间 22:30 开始（2025-03-03），不在允许时段 08:00-22:00 内」),
+    also for evidence stored before the explanation said so."""
+    rule = str(item.get("rule"))
+    span = str(item.get("span") or "").strip()
+    explanation = str(item.get("explanation") or "").strip()
+    generic = explanation in ("", str(RULE_CATALOG.get(rule, {}).get("explanation") or ""))
+    match = _OFF_HOURS_SPAN.search(span) if rule == "off_hours" else None
+    if generic and match:
+        explanation = (
+            f"通话于当地时间 {match['time']} 开始（{match['day']}），"
+            f"不在允许时段 {match['window'].strip()} 内"
+        )
+        span = ""
+    note = violation_note(rule, explanation, bool(item.get("learned")))
+    if span and span not in note and generic:
+        note += f"（{span}）"
+    return note
 
 
 # UI messages: the readers' exceptions carry a bilingual form ("中文 / English", for the CLI)

@@ -8,7 +8,7 @@ import pandas as pd
 from nlp.feedback import POLARITY_THRESHOLD, analyze
 from nlp.highlight import tactic_spans
 from nlp.labels import TACTIC_NAMES_ZH
-from pages._format import violation_note
+from pages._format import evidence_note
 
 BG_TINT = {"negative": "#fbe9e5", "neutral": "#f3f3f0", "positive": "#e6f3ec"}
 
@@ -75,10 +75,7 @@ def _marked_turn(text: str, evidence: list[dict]) -> str:
         span = escape(e.get("span") or "")
         if span and span in text:
             text = text.replace(span, f'<mark style="background:#f6c9bd">{span}</mark>', 1)
-        notes.append(
-            f'<div style="color:#a33;font-size:0.85em">⚠ '
-            f"{escape(violation_note(e['rule'], e.get('explanation')))}</div>"
-        )
+        notes.append(f'<div style="color:#a33;font-size:0.85em">⚠ {escape(evidence_note(e))}</div>')
     return text + "".join(notes)
 
 

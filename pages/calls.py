@@ -71,9 +71,7 @@ with tab_calls:
         st.divider()
         st.subheader(f"通话 {html.escape(call['call_id'])} · 坐席 {html.escape(call['agent_id'])}")
         evidence = fmt.evidence_list(call["evidence"])
-        for e in [e for e in evidence if e.get("turn") is None]:  # call-level: time, frequency
-            detail = f"（{e['span']}）" if e.get("span") else ""
-            st.warning(fmt.violation_note(e["rule"], e.get("explanation")) + detail)
+        detail.call_level_banners(evidence)  # start time, frequency; turn findings in the chat
         turns = detail.revealed_call_turns(call["call_id"], key="cl_reveal")
         left, right = st.columns([3, 2])
         left.markdown(html.conversation_html(turns, evidence), unsafe_allow_html=True)

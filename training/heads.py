@@ -3,8 +3,6 @@
 Data (never the dev sets in ``tests/data/dev_*``):
 
 * the hand-labelled borrower texts in ``nlp/train_data/labelled/*.jsonl`` (every head);
-* the hand-labelled risk-flag texts in ``nlp/train_data/risk/*.jsonl`` (the ``risk:*`` heads;
-  the borrower texts above count as ``self_harm`` negatives where its cue does not fire);
 * the public SMP2020-EWECT Weibo posts (``../shared/corpora``) for the anger and fear heads
   (angry -> anger, fear -> fear; every other post is a negative example), minus a held-out
   slice kept for our own check.
@@ -36,15 +34,12 @@ from training.polarity_head import train_polarity
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "nlp" / "train_data" / "labelled"
-RISK = ROOT / "nlp" / "train_data" / "risk"
 SHARED = ROOT.parent / "shared" / "corpora"
 SMP_FILE = "smp2020_ewect_virus_train.csv"
 TUNE_RULES = ROOT / "tests" / "data" / "tune_rules.jsonl"  # the rules' tuning set (not dev)
 SMP_HEADS = {"emotion:anger": "angry", "emotion:fear": "fear"}
 MIN_POSITIVES = 20
 SEED = 13
-RECALL_FIRST = {"risk:self_harm": 0.97}
-"""Heads whose threshold is the highest one that keeps this recall on the tuning split."""
 
 
 def _head_values(rec: dict) -> dict[str, float]:
@@ -55,10 +50,8 @@ def _head_values(rec: dict) -> dict[str, float]:
         *(f"request:{r}" for r in rec.get("requests") or []),
         *(f"reason:{r}" for r in rec.get("complaint_reasons") or []),
         *(("complaint",) if rec.get("complaint") else ()),
-        *(f"risk:{f}" for f in rec.get("risk_flags") or []),
     }
     has = {
-        "risk": "risk_flags" in rec,
         "emotion": "emotions" in rec,
         "aspect": "aspects" in rec,
         "request": "requests" in rec,
@@ -69,11 +62,9 @@ def _head_values(rec: dict) -> dict[str, float]:
 
 
 def labelled_frame(paths: list[Path] | None = None) -> pd.DataFrame:
-    """Hand-labelled texts (default: ``nlp/train_data/labelled/*.jsonl`` and
-    ``nlp/train_data/risk/*.jsonl``), a column per head (NaN: the record lacks that kind)."""
+    """Hand-labelled texts (default: ``nlp/train_data/labelled/*.jsonl``), a column per head."""
     rows = []
-    default = [*sorted(LABELLED.glob("*.jsonl")), *sorted(RISK.glob("*.jsonl"))]
-    for path in paths if paths is not None else default:
+    for path in paths if paths is not None else sorted(LABELLED.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 rec = json.loads(line)
@@ -160,20 +151,13 @@ def best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
     return best
 
 
-def recall_first_threshold(p: np.ndarray, y: np.ndarray, recall: float) -> tuple[float, dict]:
-    """The highest cut-off in 0.01..0.99 whose recall on ``(p, y)`` is at least ``recall``."""
-    for t in np.arange(0.99, 0.0, -0.01):
-        figures = _prf(p >= t, y)
-        if figures["recall"] >= recall:
-            return round(float(t), 2), figures
-    return 0.01, _prf(p >= 0.01, y)
-
-
-def fit_head(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
-    """Logistic regression (balanced classes): ``(weights, bias)``."""
+def fit_head(
+    x: np.ndarray, y: np.ndarray, c: float, balanced: bool = True
+) -> tuple[np.ndarray, float]:
+    """Logistic regression (balanced classes unless ``balanced`` is False): ``(weights, bias)``."""
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+    model = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=3000)
     model.fit(x, y)
     return model.coef_[0], float(model.intercept_[0])
 
@@ -183,7 +167,6 @@ def train(log=print, c: float = 0.5, sentiment_mix: str = "0") -> tuple[Heads, d
     domain = labelled_frame()
     if domain.empty:
         raise SystemExit(f"no labelled texts in {LABELLED}")
-    domain = _self_harm_negatives(domain)
     held_domain = domain.sample(frac=0.2, random_state=SEED)
     fit_domain = domain.drop(held_domain.index)
     extra = labelled_frame([TUNE_RULES]) if TUNE_RULES.exists() else pd.DataFrame()
@@ -193,10 +176,7 @@ def train(log=print, c: float = 0.5, sentiment_mix: str = "0") -> tuple[Heads, d
     _, features, analyses = encode(list(texts), log)
     sizes = np.cumsum([len(fit_domain), len(smp_train), len(tune), len(smp_held)])
     labels = pd.concat([fit_domain, smp_train, tune, smp_held], ignore_index=True)
-    from nlp.risk import find_risks_many
-    from nlp.textnorm import normalize_many
-
-    hits = rule_hits(analyses, HEAD_NAMES, find_risks_many(normalize_many(texts)))
+    hits = rule_hits(analyses, HEAD_NAMES)
     fit_rows = np.arange(sizes[1])
     mean = features[fit_rows].mean(axis=0)
     scale = features[fit_rows].std(axis=0) + 1e-6
@@ -214,10 +194,7 @@ def train(log=print, c: float = 0.5, sentiment_mix: str = "0") -> tuple[Heads, d
         tune_rows = tune_rows[~np.isnan(y[tune_rows])]
         p = 1 / (1 + np.exp(-(x_all[tune_rows] @ w + b)))
         p = np.maximum(p, hits[tune_rows, j])  # a rule hit is kept whatever the head says
-        if head in RECALL_FIRST:
-            threshold, figures = recall_first_threshold(p, y[tune_rows], RECALL_FIRST[head])
-        else:
-            threshold, figures = best_threshold(p, y[tune_rows])
+        threshold, figures = best_threshold(p, y[tune_rows])
         rule_fig = best_threshold(hits[tune_rows, j], y[tune_rows])[1]
         report[head] = {
             "positives": int(np.nansum(y[known])),
@@ -273,22 +250,6 @@ def train(log=print, c: float = 0.5, sentiment_mix: str = "0") -> tuple[Heads, d
         polarity_for_rules=polarity["for_rules"],
     )
     return heads, report
-
-
-def _self_harm_negatives(domain: pd.DataFrame) -> pd.DataFrame:
-    """Borrower texts without risk labels are ``self_harm`` negatives unless its cue fires
-    (the ordinary feedback stream, where the head must stay quiet)."""
-    from nlp.risk import find_risks_many
-    from nlp.textnorm import normalize_many
-
-    head = "risk:self_harm"
-    unknown = domain[head].isna().to_numpy()
-    cue = np.asarray(
-        ["self_harm" in r for r in find_risks_many(normalize_many(domain["text"].tolist()))]
-    )
-    domain = domain.copy()
-    domain.loc[unknown & ~cue, head] = 0.0
-    return domain
 
 
 def _prf(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:

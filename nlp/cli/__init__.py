@@ -75,6 +75,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "emotions": args.emotions_column,
         "requests": args.requests_column,
         "complaint_reasons": args.complaint_reasons_column,
+        "risk_flags": args.risk_flags_column,
     }
     for col in [args.text_column, *[c for c in columns.values() if c]]:
         if col not in df.columns:
@@ -82,7 +83,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not any(columns.values()):
         guess = {
             k: k
-            for k in ("sentiment", "aspects", "complaint", "emotions", "requests")
+            for k in ("sentiment", "aspects", "complaint", "emotions", "requests", "risk_flags")
             if k in df.columns
         }
         if not guess:
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--emotions-column")
     ev.add_argument("--requests-column")
     ev.add_argument("--complaint-reasons-column")
+    ev.add_argument("--risk-flags-column", help="风险预警标注列（JSON 数组）")
     ev.add_argument("--model", default=None)
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
@@ -145,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         from nlp.cli.calls import main_calls
 
         return main_calls(argv[1:])
+    if argv and argv[0] == "eval-calls":
+        from nlp.cli.calls import main_eval_calls
+
+        return main_eval_calls(argv[1:])
     if argv and argv[0] == "build-model":
         from training.modelbuild import main_build_model
 
@@ -157,6 +163,14 @@ def main(argv: list[str] | None = None) -> int:
         from training.heads import main_train_heads
 
         return main_train_heads(argv[1:])
+    if argv and argv[0] == "train-call-heads":
+        from training.call_heads import main_train_call_heads
+
+        return main_train_call_heads(argv[1:])
+    if argv and argv[0] == "train-risk":
+        from training.risk import main_train_risk
+
+        return main_train_risk(argv[1:])
     if argv and argv[0] == "train-tfidf":
         from training.tfidf import main_train_tfidf
 

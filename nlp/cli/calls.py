@@ -2,14 +2,22 @@
 
 Reads transcripts with the one reader (``data.reader``), scores them with the one batch
 function for calls (:func:`nlp.compliance.score_calls`), locally or on Ray.
+
+Each output line is the call's analysis (:data:`nlp.compliance.OUTPUT_KEYS` first, then
+``turn_scores``, ``risk_flags``, ``party``) followed by the call itself as a transcript record
+(``borrower_id`` ... ``outcome``, ``model`` and ``turns`` with each turn's labels), so the
+file is self-contained: ``python -m data import OUT.jsonl --kind calls`` stores it without
+scoring again, and the reader can read it back as transcripts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +29,7 @@ from nlp.compliance import (
     Profile,
     ProfileError,
     RulesError,
+    ScoredCalls,
     TextScorer,
     TurnSentiment,
     evaluate_calls,
@@ -98,6 +107,7 @@ def evaluate_calls_file(
     profile: Profile | None = None,
     turn_sentiment: TurnSentiment | None = None,
     meta: Path | None = None,
+    model: str | None = None,
 ) -> dict[str, Any]:
     """:func:`nlp.compliance.evaluate_calls` on a labelled JSONL file (``"labels"`` per call)."""
     from data.reader import read_transcripts
@@ -109,7 +119,42 @@ def evaluate_calls_file(
             record = json.loads(line)
             gold[str(record["call_id"])] = record.get("labels") or {}
     calls, turns = read_transcripts(path, meta)
-    return evaluate_calls(calls, turns, gold, profile=profile, turn_sentiment=turn_sentiment)
+    return evaluate_calls(
+        calls, turns, gold, profile=profile, turn_sentiment=turn_sentiment, model=model
+    )
+
+
+def main_eval_calls(argv: list[str] | None = None) -> int:
+    """``python -m nlp eval-calls LABELLED.jsonl [--model default|rules] [--json]``."""
+    from nlp.compliance.evaluate import format_calls_report
+
+    ap = argparse.ArgumentParser(
+        prog="python -m nlp eval-calls",
+        description="在标注通话上评估合规规则与模型（逐条规则 P/R/F1）",
+    )
+    ap.add_argument(
+        "labelled", type=Path, help="带 labels 的通话 JSONL（如 tests/data/dev_calls.jsonl）"
+    )
+    ap.add_argument(
+        "--model", default="default", help="default（模型 + 通话标签头）或 rules（仅规则）"
+    )
+    ap.add_argument("--profile", default="china")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if not args.labelled.exists():
+        print(f"错误：找不到文件 {args.labelled}", file=sys.stderr)
+        return 2
+    report = evaluate_calls_file(
+        args.labelled,
+        profile=load_profile(args.profile),
+        model=None if args.model == "rules" else args.model,
+    )
+    print(
+        json.dumps(report, ensure_ascii=False, indent=2)
+        if args.json
+        else format_calls_report(report)
+    )
+    return 0
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -147,14 +192,103 @@ def _print_notes(notes: list[str]) -> None:
         )
 
 
-def _write_jsonl(results: list[Any], out: Path) -> None:
+ANALYSIS_KEYS: tuple[str, ...] = (*OUTPUT_KEYS, "turn_scores", "risk_flags", "party")
+"""The analysis part of an output line, in order."""
+CALL_KEYS: tuple[str, ...] = (
+    "borrower_id",
+    "agent_id",
+    "team",
+    "started_at",
+    "duration_s",
+    "outcome",
+)
+"""The call's own fields (a transcript record's), after the analysis."""
+TURN_LABEL_KEYS: tuple[str, ...] = (
+    "sentiment",
+    "sentiment_score",
+    "confidence",
+    "aspects",
+    "emotions",
+    "complaint",
+    "complaint_reasons",
+    "requests",
+    "risk_flags",
+    "risk_evidence",
+)
+"""A turn's labels in an output line (``nlp.pipeline.LABEL_COLUMNS`` less ``model``, which
+the line holds once, plus ``confidence``); a scorer that gives fewer leaves the rest out."""
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready value: numpy scalars and arrays as Python ones, NaN/NaT as ``None``."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return _plain(value.tolist())
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    return None if pd.isna(value) else str(value)
+
+
+def _started_at(value: Any, offset_min: Any) -> str:
+    """ISO 8601 with the call's own UTC offset (the local time the rules read)."""
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None:
+        return stamp.isoformat()
+    if offset_min is not None and not pd.isna(offset_min):
+        stamp = stamp.tz_convert(timezone(timedelta(minutes=int(offset_min))))
+    return stamp.isoformat()
+
+
+def call_records(calls: pd.DataFrame, turns: pd.DataFrame, scored: ScoredCalls) -> list[dict]:
+    """One self-contained output record per call (see the module docstring), in call order.
+
+    Args:
+        calls / turns: the reader's frames.
+        scored: :func:`nlp.compliance.score_calls` on them (``turn_labels`` aligned to
+            ``turns``, ``analyses`` to ``calls``).
+    """
+    labels = scored.turn_labels.reset_index(drop=True)
+    keys = [k for k in TURN_LABEL_KEYS if k in labels.columns]
+    rows = turns.reset_index(drop=True)
+    by_call: dict[str, list[dict]] = {}
+    label_rows = labels[keys].to_dict(orient="records") if keys else [{}] * len(rows)
+    for turn, label in zip(rows.to_dict(orient="records"), label_rows, strict=True):
+        by_call.setdefault(str(turn["call_id"]), []).append(
+            {
+                "turn_index": int(turn["turn_index"]),
+                "speaker": turn["speaker"],
+                "text": turn["text"],
+                "start_s": _plain(turn.get("start_s")),
+                "end_s": _plain(turn.get("end_s")),
+                **{k: _plain(label[k]) for k in keys},
+            }
+        )
+    model = str(labels["model"].iloc[0]) if "model" in labels.columns and len(labels) else None
+    records = []
+    for call, analysis in zip(calls.to_dict(orient="records"), scored.analyses, strict=True):
+        result = analysis.to_dict()
+        record = {k: result.get(k) for k in ANALYSIS_KEYS}
+        for key in CALL_KEYS:
+            record[key] = _plain(call.get(key))
+        record["started_at"] = _started_at(call["started_at"], call.get("utc_offset_min"))
+        record["model"] = model
+        record["turns"] = by_call.get(str(call["call_id"]), [])
+        records.append(record)
+    return records
+
+
+def _write_jsonl(records: list[dict], out: Path) -> None:
     """One line per call, written to a temporary file and moved into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as handle:
-        for result in results:
-            row = result.to_dict()
-            handle.write(json.dumps({k: row[k] for k in OUTPUT_KEYS}, ensure_ascii=False))
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False))
             handle.write("\n")
     tmp.replace(out)
 
@@ -191,8 +325,9 @@ def main_calls(argv: list[str] | None = None) -> int:
             )
         else:
             scorer, _name = resolve_text_scorer(args.sentiment_model)
-        results = score_calls(calls, turns, profile, text_scorer=scorer).analyses
-        _write_jsonl(results, args.out)
+        scored = score_calls(calls, turns, profile, text_scorer=scorer)
+        results = scored.analyses
+        _write_jsonl(call_records(calls, turns, scored), args.out)
     except (TranscriptError, ProfileError, RulesError, ValueError, OSError, KeyError) as exc:
         print(f"错误：{one_line(exc, 400)}", file=sys.stderr)
         return 2

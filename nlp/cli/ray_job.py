@@ -336,7 +336,8 @@ def score_texts_with_ray(
     address: str | None = None,
     batch_rows: int | None = None,
 ) -> pd.DataFrame:
-    """The label columns for ``texts`` (one row per text), scored on Ray with ``score_frame``.
+    """The label columns and ``confidence`` for ``texts`` (one row per text), scored on Ray
+    with ``score_frame``.
 
     Duplicate texts are scored once. This is the text scorer that ``python -m nlp calls
     --engine ray`` hands to :func:`nlp.compliance.score_calls`: the compliance rules then run
@@ -377,7 +378,7 @@ def score_texts_with_ray(
             ray.shutdown()
     if len(scored) != len(unique):
         raise UsageError(f"Ray 返回 {len(scored):,} 条结果，应为 {len(unique):,} 条")
-    labels = deserialise_labels(scored.set_index("text")[list(LABEL_COLUMNS)])
+    labels = deserialise_labels(scored.set_index("text")[[*LABEL_COLUMNS, "confidence"]])
     return labels.loc[["" if t is None else str(t) for t in texts]].reset_index(drop=True)
 
 

@@ -73,15 +73,16 @@ def score_calls(
         from nlp.config import nlp_config
 
         profile = load_profile(profile or nlp_config().call_profile)
-    if text_scorer is None:
-        from nlp.pipeline import score_texts
-
-        def text_scorer(texts: list[str], done: Progress | None) -> pd.DataFrame:
-            return score_texts(texts, model, done)
-
     texts = [_turn_text(t) for t in turns["text"].tolist()]
     unique = list(dict.fromkeys(texts))
-    labels = text_scorer(unique, progress).reset_index(drop=True)
+    features = None
+    if text_scorer is None:
+        from nlp.pipeline import score_texts_with_features
+
+        labels, features = score_texts_with_features(unique, model, progress)
+    else:
+        labels = text_scorer(unique, progress)
+    labels = labels.reset_index(drop=True)
     if len(labels) != len(unique):
         raise ValueError(f"评分结果 {len(labels)} 条，应为 {len(unique)} 条")
     position = {text: i for i, text in enumerate(unique)}
@@ -102,7 +103,27 @@ def score_calls(
     analyses = analyze_calls(
         calls, turns, profile, lambda batch: [pairs[t] for t in batch], engine=engine
     )
+    analyses = _with_learned_heads(analyses, calls, turns, unique, features, labels, engine)
     return ScoredCalls(turn_labels, _with_call_risks(analyses, turns, turn_labels))
+
+
+def _with_learned_heads(analyses, calls, turns, unique, features, labels, engine):
+    """The rules' analyses refined by the call heads (``nlp.compliance.learned``) when they
+    are installed and the scorer is a transformer (the lexicon backend stays rules-only)."""
+    from nlp.compliance.learned import load_call_heads, refine_calls
+    from nlp.pipeline import RULE_ONLY_BACKENDS, text_features
+
+    heads = load_call_heads()
+    model_id = str(labels["model"].iloc[0]) if len(labels) and "model" in labels else ""
+    if heads is None or not unique or model_id.split(":")[0] in RULE_ONLY_BACKENDS:
+        return analyses
+    if features is None or features.shape[1] * 2 != heads.mean.shape[0]:
+        features = text_features(unique)  # a Ray scorer or a customer's model gave none
+    if features is None:
+        return analyses
+    grouped = _group_turns(turns, [str(c) for c in calls["call_id"]])
+    by_text = dict(zip(unique, features, strict=True))
+    return refine_calls(heads, analyses, grouped, by_text, engine or default_engine())
 
 
 def _without_agent_risks(turn_labels: pd.DataFrame, turns: pd.DataFrame) -> pd.DataFrame:

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,53 @@ from nlp.compliance.normalise import (
 )
 from nlp.compliance.profiles import Profile
 from nlp.compliance.results import Evidence
+
+
+@dataclass(frozen=True)
+class IdentityCheck:
+    """What an opening says about the caller (see :meth:`RuleEngine.identity_check`).
+
+    Attributes:
+        organisation: the organisation as said (display text; the configured name when the
+            profile names one), ``None`` when no (accepted) organisation was stated.
+        person: the agent stated their own name or staff number (工号).
+        expected: the profile's organisation names (empty = any organisation counts).
+        heard: an organisation-like phrase that was said but is not one of ``expected``.
+    """
+
+    organisation: str | None
+    person: bool
+    expected: tuple[str, ...] = ()
+    heard: str | None = None
+
+    @property
+    def disclosed(self) -> bool:
+        """Organisation and the agent's own name or staff number were both stated."""
+        return self.organisation is not None and self.person
+
+    def missing(self) -> str:
+        """What was missing, in Chinese, naming what was said (「开场未报姓名或工号（已报机构：
+        安信消费金融）」); empty when nothing was."""
+        if self.disclosed:
+            return ""
+        person = "姓名或工号"
+        if self.organisation is not None:
+            return f"开场未报{person}（已报机构：{self.organisation}）"
+        if self.expected:
+            what = f"应报：{'、'.join(self.expected)}" + (
+                f"；听到：{self.heard}" if self.heard else ""
+            )
+            org = f"开场未报本机构名称（{what}）"
+            return org + (f"，已报{person}" if self.person else f"，也未报{person}")
+        return "开场未报机构名称" + (f"（已报{person}）" if self.person else f"，也未报{person}")
+
+
+# an organisation match's lead-in that is not part of the name (我是 / 这里是 / 您好 / from ...)
+_ORG_LEAD = re.compile(
+    r"^(?:.*?(?:我这边是|我这里是|这里是|这边是|我们是|我是))|^(?:喂|嗨|好)+"
+    r"|^(?:calling from|on behalf of|from|with|at)\s+",
+    re.IGNORECASE,
+)
 
 
 class RuleEngine:
@@ -88,6 +136,9 @@ class RuleEngine:
         self._load_substantive(data.get("substantive", {}))
         self.non_connected_outcomes = frozenset(
             fold(str(o)) for o in data.get("non_connected_outcomes", [])
+        )
+        self.wrong_party_outcomes = frozenset(
+            fold(str(o)) for o in data.get("wrong_party_outcomes", [])
         )
         self.implies: dict[str, tuple[str, ...]] = {
             str(k): tuple(str(r) for r in v) for k, v in (data.get("implies") or {}).items()
@@ -300,16 +351,45 @@ class RuleEngine:
 
     def identity_disclosed(self, text: str, organisation_names: Sequence[str] = ()) -> bool:
         """The opening text states an organisation and the agent's own name or staff number."""
-        norm = self.normalise(text).text
-        if organisation_names:
-            squashed = squash(norm)
-            org = any(key in squashed for key in self._name_keys(tuple(organisation_names)))
-        else:
-            org = any(r.search(norm) for r in self._org_re)
-        person = any(r.search(norm) for r in self._name_re) or any(
-            r.search(norm) for r in self._staff_re
+        return self.identity_check(text, organisation_names).disclosed
+
+    def identity_check(self, text: str, organisation_names: Sequence[str] = ()) -> IdentityCheck:
+        """Which parts of the caller's identity an opening states.
+
+        Args:
+            text: the opening agent turns (joined).
+            organisation_names: the profile's organisation names; empty = any
+                organisation-like phrase (XX公司 / XX金融 / XX银行 / "calling from X") counts.
+
+        Example:
+            >>> default_engine().identity_check("您好，我是安信消费金融的").missing()
+            '开场未报姓名或工号（已报机构：安信消费金融）'
+        """
+        norm = self.normalise(text)
+        said = self._organisation_said(norm)
+        expected = tuple(str(n) for n in organisation_names)
+        organisation, heard = said, None
+        if expected:
+            squashed = squash(norm.text)
+            named = [n for n in expected if any(k in squashed for k in self._name_keys((n,)))]
+            organisation = named[0] if named else None
+            heard = said if organisation is None else None
+        person = any(r.search(norm.text) for r in self._name_re) or any(
+            r.search(norm.text) for r in self._staff_re
         )
-        return org and person
+        return IdentityCheck(organisation, person, expected, heard)
+
+    def _organisation_said(self, norm: NormText) -> str | None:
+        """The first organisation-like phrase of a normalised opening, as displayed."""
+        for pattern in self._org_re:
+            match = pattern.search(norm.text)
+            if match is None:
+                continue
+            shown = norm.original(match.start(), match.end()).strip()
+            shown = _ORG_LEAD.sub("", shown, count=1).strip()
+            shown = re.split(r"的", shown, maxsplit=1)[0].strip(" ，,。.：:")
+            return shown or norm.original(match.start(), match.end()).strip()
+        return None
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - the engine is immutable and long-lived
     def _name_keys(self, names: tuple[str, ...]) -> tuple[str, ...]:
@@ -321,6 +401,14 @@ class RuleEngine:
     @functools.lru_cache(maxsize=64)  # noqa: B019
     def _phrase_keys(self, phrases: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(k for k in (squash(self.normalise(p).text) for p in phrases) if k)
+
+    def third_party_callee(self, speakers: Sequence[str], texts: Sequence[str]) -> bool:
+        """Whether the callee of a whole call ends up identified as someone other than the
+        borrower (他不在 / 我是他同事 / 你打错了 ..., unless they later say they are)."""
+        state = False
+        for speaker, text in zip(speakers, texts, strict=True):
+            state = self.callee_update(speaker, self.normalise(text).text, state)
+        return state
 
     def callee_update(self, speaker: str, norm_text: str, current: bool) -> bool:
         """New third-party-callee state after one turn."""
@@ -382,15 +470,19 @@ class RuleEngine:
         first = agent_positions[0]
         first_turn = turn_indexes[first]
         opening = [texts[p] for p in agent_positions[: profile.identity_turns]]
-        if profile.require_identity_disclosure and not self.identity_disclosed(
-            "。".join(opening), profile.organisation_names
-        ):
+        identity = (
+            self.identity_check("。".join(opening), profile.organisation_names)
+            if profile.require_identity_disclosure
+            else None
+        )
+        if identity is not None and not identity.disclosed:
+            head = self.explanations.get("no_identity_disclosure", "").partition("：")[0]
             found.append(
                 Evidence(
                     "no_identity_disclosure",
                     first_turn,
                     clip(texts[first]),
-                    self.explanations.get("no_identity_disclosure", ""),
+                    f"{head or '未自报家门'}：{identity.missing()}",
                 )
             )
         if profile.mini_miranda_phrases:

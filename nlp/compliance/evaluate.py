@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from nlp.compliance.batch import TurnSentiment, analyze_calls, stand_in_sentiment
+from nlp.compliance.batch import TurnSentiment, analyze_calls, score_calls, stand_in_sentiment
 from nlp.compliance.catalog import RULE_IDS
 from nlp.compliance.engine import default_engine
 from nlp.compliance.profiles import Profile, load_profile
@@ -85,6 +85,7 @@ def evaluate_calls(
     *,
     profile: Profile | None = None,
     turn_sentiment: TurnSentiment | None = None,
+    model: str | None = None,
 ) -> dict[str, Any]:
     """Per-rule precision / recall of the engine on labelled calls.
 
@@ -95,6 +96,8 @@ def evaluate_calls(
         profile: compliance profile (default ``china``).
         turn_sentiment: scorer (default :func:`stand_in_sentiment`, whose sentiment accuracy is
             not meaningful).
+        model: score with the full pipeline (:func:`score_calls`: the model, its heads and
+            the call heads) instead of the rules alone; ``turn_sentiment`` is then unused.
 
     Returns:
         ``{"n_calls", "seconds", "calls_per_second", "rules": {rule: {"tp", "fp", "fn",
@@ -108,7 +111,10 @@ def evaluate_calls(
     profile = profile or load_profile()
     default_engine().normalise("预热")  # compile rules / load collaborators outside the timing
     started = time.perf_counter()
-    results = analyze_calls(calls, turns, profile, turn_sentiment or stand_in_sentiment)
+    if model:
+        results = score_calls(calls, turns, profile, model=model).analyses
+    else:
+        results = analyze_calls(calls, turns, profile, turn_sentiment or stand_in_sentiment)
     seconds = time.perf_counter() - started
     counts = {r: _new_count() for r in RULE_IDS}
     flags = {k: {"tp": 0, "fp": 0, "fn": 0, "tn": 0} for k in FLAGS}
@@ -159,3 +165,26 @@ def _report(
         },
         **{f"{key}_accuracy": _ratio(hit, n) for key, (hit, n) in moods.items()},
     }
+
+
+def format_calls_report(report: dict[str, Any]) -> str:
+    """A readable per-rule precision / recall / F1 table of an :func:`evaluate_calls` report."""
+    lines = [f"calls: {report['n_calls']}   {report.get('calls_per_second') or '-'} calls/s"]
+    lines.append(f"  {'rule':<26}{'P':>7}{'R':>7}{'F1':>7}{'n':>5}")
+
+    def cell(v) -> str:
+        return f"{v:>7.3f}" if isinstance(v, float | int) else f"{'-':>7}"
+
+    for rule, r in report["rules"].items():
+        if r["support"] or r["fp"]:
+            p, rc, f = r["precision"], r["recall"], r["f1"]
+            lines.append(f"  {rule:<26}{cell(p)}{cell(rc)}{cell(f)}{r['support']:>5}")
+    m = report["micro"]
+    lines.append(f"  {'micro':<26}{cell(m['precision'])}{cell(m['recall'])}{cell(m['f1'])}")
+    for key in FLAGS:
+        r = report[key]
+        lines.append(f"  {key:<26}{cell(r['precision'])}{cell(r['recall'])}{cell(r['f1'])}")
+    for key in MOODS:
+        lines.append(f"  {key + ' accuracy':<40}{cell(report.get(f'{key}_accuracy'))}")
+    lines.append(f"  {'turn match rate':<40}{cell(report.get('turn_match_rate'))}")
+    return "\n".join(lines)

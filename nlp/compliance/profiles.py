@@ -37,6 +37,13 @@ class Profile:
         max_calls_rolling / rolling_days: cap per borrower in any rolling window (0 = none).
         count_only_connected: only connected calls count towards the caps.
         max_attempts_per_day: cap on all calls per borrower per local day (0 = none).
+        placed_calls_cap / placed_calls_days: Regulation F 1006.14(b)(2)(i): more than
+            ``placed_calls_cap`` placed calls (answered or not) to one borrower about one debt
+            within ``placed_calls_days`` consecutive local days fire ``reg_f_call_frequency``
+            (0 = off).
+        conversation_quiet_days: Regulation F 1006.14(b)(2)(ii): a call placed within this many
+            days after a telephone conversation with the borrower about the debt (the
+            conversation's date is day 1) fires ``reg_f_after_conversation`` (0 = off).
         organisation_names: names that count as stating the organisation (empty = any
             organisation-like phrase).
         require_identity_disclosure: check ``no_identity_disclosure``.
@@ -54,6 +61,9 @@ class Profile:
     rolling_days: int = 7
     count_only_connected: bool = True
     max_attempts_per_day: int = 0
+    placed_calls_cap: int = 0
+    placed_calls_days: int = 7
+    conversation_quiet_days: int = 0
     organisation_names: tuple[str, ...] = ()
     require_identity_disclosure: bool = True
     identity_turns: int = 2
@@ -174,6 +184,12 @@ def load_profile(
         count_only_connected=bool(raw.get("count_only_connected", True)),
         max_attempts_per_day=_non_negative_int(
             raw.get("max_attempts_per_day", 0), "max_attempts_per_day"
+        ),
+        placed_calls_cap=_non_negative_int(raw.get("placed_calls_cap", 0), "placed_calls_cap"),
+        placed_calls_days=_non_negative_int(raw.get("placed_calls_days", 7), "placed_calls_days")
+        or 7,
+        conversation_quiet_days=_non_negative_int(
+            raw.get("conversation_quiet_days", 0), "conversation_quiet_days"
         ),
         organisation_names=tuple(str(n) for n in names),
         require_identity_disclosure=bool(raw.get("require_identity_disclosure", True)),

@@ -16,7 +16,8 @@ OUTPUT_KEYS: tuple[str, ...] = (
     "turn_sentiments",
     "trajectory",
 )
-"""The keys of one line of ``python -m nlp calls`` output."""
+"""The keys that open each line of ``python -m nlp calls`` output (``nlp.cli.calls`` then adds
+``turn_scores``, ``risk_flags``, ``party`` and the call itself with its labelled turns)."""
 
 
 @dataclass(frozen=True)

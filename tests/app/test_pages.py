@@ -23,12 +23,13 @@ APP = str(ROOT / "app.py")
 PAGES = [
     "pages/overview.py",
     "pages/complaints.py",
-    "pages/warnings.py",
     "pages/calls.py",
     "pages/upload.py",
     "pages/model.py",
     "pages/admin.py",
     "pages/audit.py",
+    "pages/warnings.py",
+    "pages/alerts.py",
 ]
 
 

@@ -29,6 +29,8 @@ CONTRACT = [
     "complaint",
     "complaint_reasons",
     "requests",
+    "risk_flags",
+    "risk_evidence",
     "model",
 ]
 TEXTS = [
@@ -264,6 +266,8 @@ def test_nlp_score_writes_the_output_contract(cli, name: str, out: str) -> None:
         ("emotions", list),
         ("complaint_reasons", list),
         ("requests", list),
+        ("risk_flags", list),
+        ("risk_evidence", dict),
     ):
         values = [json.loads(v) for v in got[column]]  # JSON strings in every format
         assert all(isinstance(v, kind) for v in values), column

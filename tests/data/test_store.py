@@ -30,6 +30,12 @@ CALLS = (
 
 CORE_TABLES = {
     "meta",
+    "warning_cases",
+    "case_notes",
+    "alert_rules",
+    "alerts",
+    "alert_deliveries",
+    "alert_settings",
     "batches",
     "responses",
     "calls",

@@ -101,7 +101,7 @@ def test_agent_threats_in_calls_never_open_a_case(tmp_store):
 
 def test_case_life_cycle_is_recorded_and_a_closed_case_reopens_only_for_new_contacts(tmp_store):
     ingest_survey_bytes(
-        tmp_store, survey([("B1", "我准备换号了，以后你们找不到我", "2026-05-01")]), "a.csv"
+        tmp_store, survey([("B1", "我把你们号码都拉黑了，别打了", "2026-05-01")]), "a.csv"
     )
     case_id = warnings.case_queue(tmp_store)["case_id"].iat[0]
     with pytest.raises(AccessDenied):
@@ -120,7 +120,7 @@ def test_case_life_cycle_is_recorded_and_a_closed_case_reopens_only_for_new_cont
     assert warnings.case_queue(tmp_store).empty  # closed cases leave the queue
     assert warnings.sync_cases(tmp_store) == 0  # the same contact does not reopen it
     ingest_survey_bytes(
-        tmp_store, survey([("B1", "号码已经注销了，别再找我", "2026-06-01")]), "b.csv"
+        tmp_store, survey([("B1", "我下个月就搬走了，号码也换了", "2026-06-01")]), "b.csv"
     )
     reopened = warnings.case_queue(tmp_store)
     assert reopened["case_id"].iat[0] != case_id and reopened["status"].iat[0] == "new"
@@ -128,7 +128,7 @@ def test_case_life_cycle_is_recorded_and_a_closed_case_reopens_only_for_new_cont
 
 def test_evidence_is_masked_for_roles_without_reveal(tmp_store):
     ingest_survey_bytes(
-        tmp_store, survey([("B1", "我是张伟，电话13812345678，厂子倒闭了", "2026-05-01")]), "a.csv"
+        tmp_store, survey([("B1", "我张伟电话13812345678厂子倒闭了没钱还", "2026-05-01")]), "a.csv"
     )
     assert "13812345678" not in warnings.case_queue(tmp_store)["evidence"].iat[0]
     assert "13812345678" in warnings.case_queue(tmp_store, reveal=True)["evidence"].iat[0]

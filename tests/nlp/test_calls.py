@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,14 @@ import pytest
 
 import nlp.cli.calls as calls_module
 from data.reader.transcripts import parse_jsonl_lines
-from nlp.cli.calls import evaluate_calls_file, main_calls, pairs_scorer, resolve_text_scorer
+from nlp.cli.calls import (
+    ANALYSIS_KEYS,
+    CALL_KEYS,
+    evaluate_calls_file,
+    main_calls,
+    pairs_scorer,
+    resolve_text_scorer,
+)
 from nlp.compliance import (
     OUTPUT_KEYS,
     RULE_IDS,
@@ -95,7 +103,9 @@ def _rules_at(result: CallAnalysis, turn: int) -> set[str]:
 def test_profiles_and_overrides() -> None:
     assert CHINA.window == "08:00-22:00" and CHINA.max_calls_per_day == 3
     assert CHINA.require_identity_disclosure and not CHINA.mini_miranda_phrases
-    assert US.window == "08:00-21:00" and US.max_calls_rolling == 7 and US.rolling_days == 7
+    assert US.window == "08:00-21:00" and not US.max_calls_rolling and not US.max_calls_per_day
+    assert (US.placed_calls_cap, US.placed_calls_days, US.conversation_quiet_days) == (7, 7, 7)
+    assert not CHINA.placed_calls_cap and not CHINA.conversation_quiet_days
     assert any("attempt to collect a debt" in p for p in US.mini_miranda_phrases)
     custom = load_profile("china", company="和信金融", window="09:00-20:00", max_calls_per_day=2)
     assert custom.organisation_names == ("和信金融",)
@@ -317,6 +327,40 @@ def test_identity_missing(turns: list[tuple[str, str]]) -> None:
     assert item["turn"] == 0
 
 
+@pytest.mark.parametrize(
+    ("turns", "missing"),
+    [
+        (
+            [("agent", "您好，我是安信消费金融的"), ("borrower", "嗯")],
+            "姓名或工号（已报机构：安信消费金融）",
+        ),
+        (
+            [("agent", "您好，这边是和信金融贷后部"), ("borrower", "嗯")],
+            "姓名或工号（已报机构：和信金融）",
+        ),
+        ([("agent", "您好，我是小周"), ("borrower", "哪个小周")], "机构名称（已报姓名或工号）"),
+        ([("agent", "喂，张三是吧，你的钱什么时候还")], "机构名称，也未报姓名或工号"),
+    ],
+)
+def test_identity_evidence_says_what_was_missing(turns, missing: str) -> None:
+    item = next(e for e in analyse(turns).evidence if e["rule"] == "no_identity_disclosure")
+    assert item["explanation"] == f"未自报家门：开场未报{missing}"
+    if "已报机构" in missing:  # the company was said: never claim it was missing
+        assert "未报机构" not in item["explanation"]
+
+
+def test_identity_evidence_names_the_expected_company() -> None:
+    turns = [("agent", "喂您好，和信金融"), ("borrower", "嗯"), ("agent", "我是催收专员小周")]
+    result = analyse(turns, load_profile(company=["远达资产"]))
+    (item,) = [e for e in result.evidence if e["rule"] == "no_identity_disclosure"]
+    assert item["explanation"] == (
+        "未自报家门：开场未报本机构名称（应报：远达资产；听到：和信金融），已报姓名或工号"
+    )
+    engine = default_engine()
+    assert engine.identity_check("您好，我是和信金融的小周").disclosed
+    assert engine.identity_check("您好，我是和信金融的小周").missing() == ""
+
+
 def test_identity_across_first_two_turns_and_configured_company() -> None:
     turns = [("agent", "喂您好，和信金融"), ("borrower", "嗯"), ("agent", "我是催收专员小周")]
     assert "no_identity_disclosure" not in analyse(turns).violations
@@ -421,6 +465,10 @@ def test_off_hours(started_at: str, profile, flagged: bool) -> None:
     if flagged:
         item = next(e for e in result.evidence if e["rule"] == "off_hours")
         assert item["turn"] is None and started_at[11:16] in item["span"]
+        # the explanation states the local start time and the profile's window
+        assert f"当地时间 {started_at[11:16]} 开始" in item["explanation"]
+        assert f"不在允许时段 {profile.window} 内" in item["explanation"]
+        assert f"UTC{started_at[19:]}" in item["explanation"]
 
 
 def _day_of_calls(
@@ -469,13 +517,16 @@ def test_over_frequency_counts_connected_calls_and_local_days() -> None:
     assert "v" not in metadata_violations(calls, turns, CHINA)
 
 
-def test_over_frequency_rolling_window_us() -> None:
+def test_over_frequency_rolling_window() -> None:
+    rolling = replace(CHINA, max_calls_per_day=0, max_attempts_per_day=0, max_calls_rolling=7)
     in_week = [f"2025-03-{d:02d}T12:00:00-05:00" for d in range(3, 10)] + [
         "2025-03-09T15:00:00-05:00"
     ]
-    assert _flagged(_day_of_calls(in_week), US) == ["f7"]
+    assert _flagged(_day_of_calls(in_week), rolling) == ["f7"]
     spread = [f"2025-03-{d:02d}T12:00:00-05:00" for d in range(1, 21, 2)]
-    assert _flagged(_day_of_calls(spread), US) == []
+    assert _flagged(_day_of_calls(spread), rolling) == []
+    # us_reg_f counts placed calls per debt with its own rule (tests/nlp/test_reg_f.py)
+    assert _flagged(_day_of_calls(in_week), US) == []
 
 
 # --- signals --------------------------------------------------------------------------------
@@ -619,7 +670,15 @@ def test_cli_writes_one_object_per_call(tmp_path: Path, monkeypatch, capsys) -> 
     assert code == 0, capsys.readouterr().err
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["call_id"] for r in rows] == ["ok", "bad"]
-    assert all(list(r) == list(OUTPUT_KEYS) for r in rows)
+    assert all(list(r) == [*ANALYSIS_KEYS, *CALL_KEYS, "model", "turns"] for r in rows)
+    assert ANALYSIS_KEYS[: len(OUTPUT_KEYS)] == OUTPUT_KEYS
+    # the call itself, so `python -m data import --kind calls` can store the line as it is
+    assert rows[1]["borrower_id"] == "b1" and rows[1]["started_at"] == "2025-03-03T10:00:00+08:00"
+    assert [(t["turn_index"], t["speaker"], t["text"]) for t in rows[1]["turns"]] == [
+        (0, "agent", "喂，你再不还就让你坐牢"),
+        (1, "borrower", "滚"),
+    ]
+    assert [t["sentiment"] for t in rows[1]["turns"]] == rows[1]["turn_sentiments"]
     assert rows[0]["violations"] == [] and rows[0]["promise_to_pay"] is True
     assert rows[1]["violations"] == ["misleading", "no_identity_disclosure", "threat"]
     assert rows[1]["trajectory"] == [[1, -0.8]]
@@ -695,19 +754,31 @@ def test_throughput_with_stand_in_sentiment() -> None:
     assert rate > 50, f"{rate:.0f} calls/s"
 
 
-# Floors sit a little below what the engine measured on the dev set (62 calls) when it was
-# finished. The rules were written before the dev set was read; two later rounds of generic
-# pattern additions were guided only by the aggregate per-rule numbers, never by reading dev
-# examples. Support per rule is 4-9 calls, so one call moves a ratio by 0.1-0.25: the floors
-# catch regressions, they are not a quality claim. Rules with support 0 are not checked.
+# Floors sit a little below what was measured on the dev set (140 calls, 15-23 per transcript
+# rule; written apart from the training turns). The rules were written before the dev set was
+# read; the call heads were trained and their thresholds chosen without it. The floors catch
+# regressions, they are not a quality claim. Rules with support 0 are not checked.
 DEV_FLOORS: dict[str, tuple[float, float]] = {
-    # rule: (precision floor, recall floor)
-    "threat": (0.5, 0.5),
-    "insult": (0.8, 0.8),
-    "third_party_disclosure": (0.5, 0.3),
-    "impersonation": (0.8, 0.3),
-    "misleading": (0.5, 0.45),
-    "new_debt": (0.6, 0.6),
+    # rule: (precision floor, recall floor), the rules with the model and the call heads;
+    # a little under the figures `python -m nlp eval-calls tests/data/dev_calls.jsonl` prints
+    "threat": (0.6, 0.8),
+    "insult": (0.6, 0.75),
+    "third_party_disclosure": (0.8, 0.7),
+    "impersonation": (0.9, 0.7),
+    "misleading": (0.6, 0.85),
+    "new_debt": (0.4, 0.9),
+    "no_identity_disclosure": (0.7, 0.8),
+    "off_hours": (0.9, 0.9),
+    "over_frequency": (0.9, 0.9),
+}
+RULE_FLOORS: dict[str, tuple[float, float]] = {
+    # the rules alone (no model): precise, blind to most implicit phrasings
+    "threat": (0.5, 0.35),
+    "insult": (0.8, 0.5),
+    "third_party_disclosure": (0.8, 0.7),
+    "impersonation": (0.9, 0.6),
+    "misleading": (0.6, 0.55),
+    "new_debt": (0.7, 0.3),
     "no_identity_disclosure": (0.7, 0.8),
     "off_hours": (0.9, 0.9),
     "over_frequency": (0.9, 0.9),
@@ -719,14 +790,15 @@ SIGNAL_FLOORS: dict[str, tuple[float, float]] = {
 
 
 @pytest.mark.skipif(not DEV_CALLS.exists(), reason="dev call set missing")
-def test_dev_calls_quality() -> None:
-    report = evaluate_calls_file(DEV_CALLS)
+@pytest.mark.parametrize(("model", "floors"), [(None, RULE_FLOORS), ("default", DEV_FLOORS)])
+def test_dev_calls_quality(model, floors) -> None:
+    report = evaluate_calls_file(DEV_CALLS, model=model)
     assert report["n_calls"] > 0
     failures = []
     for rule, stats in report["rules"].items():
         if not stats["support"]:
             continue
-        p_floor, r_floor = DEV_FLOORS.get(rule, (0.5, 0.5))
+        p_floor, r_floor = floors.get(rule, (0.5, 0.5))
         precision = stats["precision"] or 0.0
         recall = stats["recall"] or 0.0
         if precision < p_floor or recall < r_floor:

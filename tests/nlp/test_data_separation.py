@@ -33,3 +33,34 @@ def test_dev_set_has_no_near_duplicate_in_training_data():
     train = [t for path in TRAIN for t in _texts(path)]
     hits = near_duplicates([t for path in DEV_SETS for t in _texts(path)], train)
     assert not hits, f"{len(hits)} dev texts near-duplicate training texts, e.g. {hits[:3]}"
+
+
+RISK_DEV = ROOT / "tests" / "data" / "dev_risk_flags.jsonl"
+CALLS_DEV = ROOT / "tests" / "data" / "dev_calls.jsonl"
+
+
+@pytest.mark.skipif(not RISK_DEV.exists(), reason="risk dev set missing")
+def test_risk_dev_set_has_no_near_duplicate_in_training_data():
+    train = [t for path in TRAIN for t in _texts(path)]
+    hits = near_duplicates(_texts(RISK_DEV), train)
+    assert not hits, f"{len(hits)} risk dev texts near-duplicate training texts: {hits[:3]}"
+
+
+@pytest.mark.skipif(not CALLS_DEV.exists(), reason="dev calls missing")
+def test_dev_call_turns_have_no_near_duplicate_in_the_labelled_turns():
+    turns = [
+        turn["text"]
+        for line in CALLS_DEV.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+        for turn in json.loads(line)["turns"]
+        if len(turn["text"]) >= 12  # short turns (好的，谢谢) are common to every call
+    ]
+    folders = ("agent_turns", "callee_turns")
+    train = [
+        t
+        for f in folders
+        for path in sorted((ROOT / "nlp" / "train_data" / f).glob("*.jsonl"))
+        for t in _texts(path)
+    ]
+    hits = near_duplicates(turns, train)
+    assert not hits, f"{len(hits)} dev call turns near-duplicate training turns: {hits[:3]}"

@@ -1,0 +1,285 @@
+"""Learned call heads on the shared encoder's features: who is on the line, what the agent did,
+and the callee's mood read with its context.
+
+Every turn text is encoded once (the same features the survey heads read, see
+``nlp.heads``); a turn's input is its own features beside the features of the turn before it,
+so a short 「嗯」 after 「我们可以给您办分期」 reads differently from one after a threat, and
+「他欠了我们八千」 reads differently said to the borrower and to his mother.
+
+- **party**: per callee turn, one of :data:`PARTIES` (relative, colleague … collapse to
+  ``third_party``); a call's party state changes when a turn says so with confidence.
+- **agent labels**: threat, insult, impersonation, misleading, third_party_disclosure and
+  new_debt per agent turn, from [the turn's character n-grams (``nlp.ngrams``: what is said
+  matters here, not the mood), the party so far, the rule engine's answer]. A label is set when the rule fires (the rules give the evidence span)
+  or the head's probability reaches its threshold (chosen on a tuning split); disclosure only
+  counts while someone other than the borrower is on the line.
+- **mood**: the callee's mood (negative / neutral / positive) per turn, read with the agent
+  turn before it: the call's start and end mood.
+
+Trained by ``python -m nlp train-call-heads`` (``training.call_heads``) into
+``nlp/model/call_heads.npz``; without that file the rules stand alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from nlp.labels import SENTIMENTS
+
+AGENT_LABELS: tuple[str, ...] = (
+    "threat",
+    "insult",
+    "impersonation",
+    "misleading",
+    "third_party_disclosure",
+    "new_debt",
+)
+PARTIES: tuple[str, ...] = ("borrower", "third_party", "wrong_number", "unknown")
+"""The party a call is with, as stored (``call_analysis.party``)."""
+FINE_PARTIES: dict[str, str] = {
+    "borrower": "borrower",
+    "relative": "third_party",
+    "colleague": "third_party",
+    "employer": "third_party",
+    "friend": "third_party",
+    "stranger": "third_party",
+    "wrong_number": "wrong_number",
+    "unknown": "unknown",
+}
+"""The labelled parties (who picked up) -> :data:`PARTIES`."""
+PARTY_CONFIDENCE = 0.6
+"""A callee turn changes the call's party state only when its party is this likely."""
+CALL_HEADS_PATH = Path(__file__).resolve().parents[1] / "model" / "call_heads.npz"
+
+
+def pair_features(own: np.ndarray, before: np.ndarray | None) -> np.ndarray:
+    """One turn's input: its features beside those of the turn before (zeros when none)."""
+    return np.concatenate([own, before if before is not None else np.zeros_like(own)])
+
+
+POSITIONS: tuple[str, ...] = ("start", "middle", "end")
+
+
+def position_onehot(position: str) -> np.ndarray:
+    out = np.zeros(len(POSITIONS))
+    out[POSITIONS.index(position if position in POSITIONS else "middle")] = 1.0
+    return out
+
+
+def party_onehot(party: str) -> np.ndarray:
+    out = np.zeros(len(PARTIES))
+    out[PARTIES.index(party if party in PARTIES else "unknown")] = 1.0
+    return out
+
+
+@dataclass(frozen=True)
+class CallHeads:
+    """Trained call heads (arrays as saved by ``training.call_heads``)."""
+
+    mean: np.ndarray  # (2 * dim,) standardisation of pair features
+    scale: np.ndarray
+    agent_vocab: dict  # char n-gram -> column
+    agent_idf: np.ndarray
+    agent_weights: np.ndarray  # (labels, n-grams + parties + 1 rule hit)
+    agent_bias: np.ndarray
+    agent_thresholds: np.ndarray
+    party_weights: np.ndarray  # (fine parties, 2 * dim)
+    party_bias: np.ndarray
+    party_names: tuple[str, ...]
+    mood_weights: np.ndarray  # (3, 2 * dim + positions)
+    mood_bias: np.ndarray
+    card: dict
+
+    def _x(self, pairs: np.ndarray) -> np.ndarray:
+        return (np.asarray(pairs, dtype=np.float64) - self.mean) / self.scale
+
+    def agent_proba(self, texts: list[str], parties: list[str], hits: np.ndarray) -> np.ndarray:
+        """``(turns, labels)`` probabilities for agent turns (normalised texts); ``hits`` is
+        ``(turns, labels)`` 0/1, the rule engine's answer per label."""
+        from nlp.ngrams import tfidf_rows
+
+        v = len(self.agent_idf)
+        w_grams, w_party = self.agent_weights[:, :v], self.agent_weights[:, v:-1]
+        onehot = np.asarray([party_onehot(p) for p in parties])
+        z = np.asarray(tfidf_rows(texts, self.agent_vocab, self.agent_idf) @ w_grams.T)
+        z += onehot @ w_party.T + hits * self.agent_weights[:, -1] + self.agent_bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    def party_proba(self, pairs: np.ndarray) -> np.ndarray:
+        """``(turns, PARTIES)`` probabilities for callee turns (fine classes summed)."""
+        fine = _softmax(self._x(pairs) @ self.party_weights.T + self.party_bias)
+        out = np.zeros((len(fine), len(PARTIES)))
+        for j, name in enumerate(self.party_names):
+            out[:, PARTIES.index(FINE_PARTIES[name])] += fine[:, j]
+        return out
+
+    def mood(self, pairs: np.ndarray, positions: list[str]) -> tuple[list[str], np.ndarray]:
+        """Mood labels and scores in [-1, 1] (P(positive) - P(negative)) for callee turns at
+        ``positions`` (``start`` / ``middle`` / ``end`` of the call: openings are mostly
+        matter-of-fact, closings carry the outcome)."""
+        x = np.hstack([self._x(pairs), np.asarray([position_onehot(p) for p in positions])])
+        p = _softmax(x @ self.mood_weights.T + self.mood_bias)
+        return [SENTIMENTS[i] for i in p.argmax(axis=1)], p[:, 2] - p[:, 0]
+
+    def save(self, path: Path) -> None:
+        from nlp.ngrams import vocab_arrays
+
+        arrays = {
+            k: np.asarray(getattr(self, k), dtype=np.float32)
+            for k in (
+                "mean",
+                "scale",
+                "agent_idf",
+                "agent_weights",
+                "agent_bias",
+                "agent_thresholds",
+                "party_weights",
+                "party_bias",
+                "mood_weights",
+                "mood_bias",
+            )
+        }
+        np.savez_compressed(path, agent_grams=vocab_arrays(self.agent_vocab), **arrays)
+        card = {**self.card, "party_names": list(self.party_names)}
+        path.with_suffix(".json").write_text(
+            json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def load_call_heads(path: Path | None = None) -> CallHeads | None:
+    """The committed call heads (``None`` when absent or when ``BV_HEADS`` is ``off``)."""
+    from nlp.config import nlp_config
+
+    if path is None:
+        if nlp_config().heads.lower() in ("off", "none", "0"):
+            return None
+        path = CALL_HEADS_PATH
+    return _load(Path(path))
+
+
+@lru_cache(maxsize=2)
+def _load(path: Path) -> CallHeads | None:
+    card_path = path.with_suffix(".json")
+    if not path.exists() or not card_path.exists():
+        return None
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    with np.load(path) as d:
+        grams = d["agent_grams"].tolist()
+        arrays = {k: d[k].astype(np.float64) for k in d.files if k != "agent_grams"}
+    vocab = {g: i for i, g in enumerate(grams)}
+    return CallHeads(party_names=tuple(card["party_names"]), card=card, agent_vocab=vocab, **arrays)
+
+
+# ----------------------------------------------------------------------------- applying them
+def refine_calls(
+    heads: CallHeads,
+    analyses: list,
+    grouped: dict[str, list[tuple[int, str, str]]],
+    features: dict[str, np.ndarray],
+    engine,
+) -> list:
+    """The rule engine's analyses with the learned heads' findings added.
+
+    Args:
+        heads: the call heads.
+        analyses: :class:`CallAnalysis` per call, from the rules.
+        grouped: ``(turn_index, speaker, text)`` per call id, in turn order.
+        features: encoder features per turn text.
+        engine: the rule engine (its per-turn answer is a feature of the agent heads).
+    """
+    from nlp.compliance.normalise import SPAN_MAX
+
+    out = []
+    for analysis in analyses:
+        turns = grouped.get(str(analysis.call_id), [])
+        if not turns:
+            out.append(analysis)
+            continue
+        texts = [t[2] for t in turns]
+        feats = [features[t] for t in texts]
+        pairs = np.asarray(
+            [pair_features(f, feats[i - 1] if i else None) for i, f in enumerate(feats)]
+        )
+        callee = [i for i, t in enumerate(turns) if t[1] != "agent"]
+        agent = [i for i, t in enumerate(turns) if t[1] == "agent"]
+        ruled_third, third = {}, False  # the rule engine's own reading of who is on the line
+        for i, (_, speaker, text) in enumerate(turns):
+            third = engine.callee_update(speaker, engine.normalise(text).text, third)
+            ruled_third[i] = third
+        state, states, call_party = "unknown", {}, "unknown"
+        party_p = heads.party_proba(pairs[callee]) if callee else np.zeros((0, len(PARTIES)))
+        p_row = dict(zip(callee, party_p, strict=True))
+        for i in range(len(turns)):
+            if i in p_row:
+                best = int(np.argmax(p_row[i]))
+                if p_row[i][best] >= PARTY_CONFIDENCE and PARTIES[best] != "unknown":
+                    state = PARTIES[best]
+                    if call_party == "unknown" or state != "borrower":
+                        call_party = state
+            states[i] = state
+        evidence = list(analysis.evidence)
+        have = {(e["rule"], e.get("turn")) for e in evidence}
+        if agent:
+            ruled = [
+                {
+                    e.rule
+                    for e in engine.scan_agent_turn(
+                        texts[i], third_party_callee=states[i] in ("third_party", "wrong_number")
+                    )
+                }
+                for i in agent
+            ]
+            hits = np.asarray([[float(r in found) for r in AGENT_LABELS] for found in ruled])
+            from nlp.textnorm import normalize_many
+
+            proba = heads.agent_proba(
+                normalize_many([texts[i] for i in agent]), [states[i] for i in agent], hits
+            )
+            for row, i in enumerate(agent):
+                for j, rule in enumerate(AGENT_LABELS):
+                    if proba[row, j] < heads.agent_thresholds[j] or (rule, turns[i][0]) in have:
+                        continue
+                    if rule == "third_party_disclosure" and not (
+                        ruled_third[i] and states[i] in ("third_party", "wrong_number")
+                    ):
+                        continue  # disclosure needs a non-borrower on the line, by both readings
+                    evidence.append(
+                        {
+                            "rule": rule,
+                            "turn": turns[i][0],
+                            "span": texts[i][:SPAN_MAX],
+                            "explanation": engine.rules[rule].explanation,
+                            "learned": True,
+                        }
+                    )
+                    have.add((rule, turns[i][0]))
+        evidence.sort(key=lambda e: (e.get("turn") is None, e.get("turn") or -1))
+        moods = _start_end_moods(heads, pairs, turns, callee, engine)
+        out.append(
+            replace(
+                analysis,
+                violations=sorted({e["rule"] for e in evidence}),
+                evidence=evidence,
+                party=call_party,
+                **moods,
+            )
+        )
+    return out
+
+
+def _start_end_moods(heads, pairs, turns, callee, engine) -> dict:
+    if not callee:
+        return {}
+    substantive = [i for i in callee if engine.is_substantive(turns[i][2])] or callee
+    labels, _ = heads.mood(pairs[[substantive[0], substantive[-1]]], ["start", "end"])
+    return {"borrower_sentiment_start": labels[0], "borrower_sentiment_end": labels[1]}
