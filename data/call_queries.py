@@ -16,7 +16,7 @@ def calls_sql(f: Filters) -> tuple[str, list]:
     sql = f"""
         SELECT c.*, a.violations, a.evidence, a.borrower_sentiment_start,
                a.borrower_sentiment_end, a.sentiment_change, a.agent_offered_plan,
-               a.promise_to_pay, len(a.violations) AS n_violations
+               a.promise_to_pay, a.party, a.risk_flags, len(a.violations) AS n_violations
         FROM calls c LEFT JOIN call_analysis a USING (call_id)
         WHERE {where}
     """

@@ -517,3 +517,23 @@ def csat_with_base(csat: pd.DataFrame):
         columns=cells.columns,
     )
     return cells.style.apply(lambda _: styles, axis=None)
+
+
+PARTY_NAMES = {
+    "borrower": "借款人本人",
+    "third_party": "第三方（家人、同事、朋友等）",
+    "wrong_number": "打错电话",
+    "unknown": "未能确认",
+}
+
+
+def call_facts(call: Mapping[str, Any]) -> str:
+    """One line under a call's title: who was on the line, the callee's risk flags."""
+    from nlp.labels import RISK_FLAG_NAMES_ZH
+
+    party = call.get("party")
+    parts = [f"接听方：{PARTY_NAMES.get(party, '未判断')}" if isinstance(party, str) else ""]
+    flags = call.get("risk_flags")
+    if flags is not None and len(flags):
+        parts.append("借款人风险：" + zh_list(list(flags), RISK_FLAG_NAMES_ZH))
+    return " · ".join(p for p in parts if p) or "接听方：未判断"

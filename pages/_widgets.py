@@ -345,6 +345,23 @@ def overview_kpis(kpis: Mapping) -> None:
 
 
 # --------------------------------------------------------------------------- inputs and tables
+def warning_counts(counts: Mapping[str, int]) -> None:
+    """One calm line with the open early-warning cases and a link to 预警 (nothing when none)."""
+    from nlp.labels import RISK_FLAG_NAMES_ZH
+
+    if not counts.get("total"):
+        return
+    parts = "，".join(
+        f"{name} {counts[flag]:,}" for flag, name in RISK_FLAG_NAMES_ZH.items() if counts[flag]
+    )
+    urgent = "🚨 " if counts.get("self_harm") else ""
+    st.page_link(
+        "pages/warnings.py",
+        label=f"{urgent}预警：{counts['total']:,} 位借款人待跟进（{parts}）",
+        icon=None if urgent else "🔔",
+    )
+
+
 def optional_select(
     where: DeltaGenerator, label: str, names: Mapping[T, str], key: str, url: str | None = None
 ) -> T | None:

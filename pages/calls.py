@@ -71,6 +71,7 @@ with tab_calls:
         st.divider()
         st.subheader(f"通话 {html.escape(call['call_id'])} · 坐席 {html.escape(call['agent_id'])}")
         evidence = fmt.evidence_list(call["evidence"])
+        st.caption(fmt.call_facts(call))
         detail.call_level_banners(evidence)  # start time, frequency; turn findings in the chat
         turns = detail.revealed_call_turns(call["call_id"], key="cl_reveal")
         left, right = st.columns([3, 2])

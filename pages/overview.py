@@ -10,12 +10,14 @@ from pages import _format as fmt
 from pages import _session as session
 from pages import _widgets as widgets
 
-session.require("view_dashboard")
+who = session.require("view_dashboard")
 st.title("借款人之声 · 总览")
 widgets.demo_banner()
 f = widgets.sidebar_filters()
 widgets.overview_from_url()
 widgets.overview_kpis(cache.kpis(f))
+if who.can("handle_warnings"):
+    widgets.warning_counts(cache.case_counts())
 st.html(charts.cell_css({"ov_wide": 26, "ov_cell": 22}))
 
 with st.container(horizontal=True):

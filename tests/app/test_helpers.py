@@ -52,7 +52,7 @@ def test_a_cached_query_has_the_query_signature_without_the_store(cache):
 def test_results_are_cached_per_query_and_per_argument(cache):
     f = Filters()
     first = cache.kpis(f)
-    assert first["current"]["n"] == 200
+    assert first["current"]["n"] == 200 + 12  # the generated answers + the planted journeys
     assert cache.kpis(f) == first
     assert isinstance(cache.sentiment_by_tactic(f), pd.DataFrame)  # not kpis' cache entry
     few = cache.records(f, limit=3)
@@ -60,7 +60,7 @@ def test_results_are_cached_per_query_and_per_argument(cache):
     only_complaints = cache.records(f, complaint_only=True)
     assert only_complaints["complaint"].all()
     no_reviews = cache.kpis(replace(f, use_reviews=False))
-    assert no_reviews["current"]["n"] == 200
+    assert no_reviews["current"]["n"] == 200 + 12
 
 
 def test_data_changed_recomputes_the_cached_queries(cache):
@@ -110,3 +110,12 @@ def test_formatting_shows_a_dash_for_missing_values():
     assert fmt.delta({"x": 0.3}, {"x": 0.25}, "x") == "+5.0 个百分点"
     assert fmt.delta({"n": 10.0}, {}, "n", pct=False) is None
     assert fmt.zh_aspects('{"home_visit": "negative"}').endswith(":负面")
+
+
+def test_call_facts_name_the_party_and_the_callees_risk_flags():
+    from pages._format import call_facts
+
+    assert call_facts({"party": "wrong_number", "risk_flags": []}) == "接听方：打错电话"
+    line = call_facts({"party": "borrower", "risk_flags": ["self_harm", "hardship"]})
+    assert line == "接听方：借款人本人 · 借款人风险：自伤/轻生、经济困难"
+    assert call_facts({"party": None, "risk_flags": None}) == "接听方：未判断"

@@ -225,7 +225,7 @@ def test_kpi_labels_are_short_and_rates_explain_their_base(app) -> None:
     assert "求理解/灵活还款" in labels and all(len(lab) <= 8 for lab in labels)
     helps = {m.label: m.proto.help for m in at.metric}
     for rate in ("负面占比", "投诉率", "求理解/灵活还款"):
-        assert "95% 区间" in helps[rate] and "n=300" in helps[rate], helps[rate]
+        assert "95% 区间" in helps[rate] and "n=312" in helps[rate], helps[rate]  # 300 + journeys
 
 
 def test_the_outcome_view_can_be_stratified_by_overdue_stage(app) -> None:
