@@ -122,7 +122,11 @@ def _score_normalised(
     probs, features = (
         encode(norm, progress) if encode else (backend.predict_proba(norm, progress), None)
     )
-    heads = load_heads() if backend.model_id not in RULE_ONLY_BACKENDS else None
+    heads = (
+        (getattr(backend, "heads", None) or load_heads())  # an adapted version brings its own
+        if backend.model_id not in RULE_ONLY_BACKENDS
+        else None
+    )
     if heads is not None and features is None:  # a customer's own sentiment model
         features = _default_features(norm)
         heads = heads if features is not None else None
@@ -132,7 +136,7 @@ def _score_normalised(
     clause_lists = split_texts(norm)
     polarity = _clause_polarities(backend, norm, clause_lists, scores)
     analyses = analyze_clause_lists(clause_lists, polarity)
-    rows, model_id = _label_rows(analyses, heads, features, labels, backend.model_id)
+    rows, model_id = _label_rows(analyses, heads, features, labels, backend.model_id, norm)
     risks = assess_risks(norm)
     frame = pd.DataFrame(
         {
@@ -180,6 +184,7 @@ def _label_rows(
     features: np.ndarray | None,
     labels: list[str],
     model_id: str,
+    norm: list[str],
 ) -> tuple[list[dict], str]:
     """The label columns per text: the learned heads combined with the rules when the backend
     gave encoder features and heads are installed, else the rule layer alone."""
@@ -197,7 +202,7 @@ def _label_rows(
             for a in analyses
         ]
         return rows, model_id
-    decided = heads.decide(features, rule_hits(analyses, heads.names))
+    decided = heads.decide(norm, rule_hits(analyses, heads.names))
     rows = []
     for a, d, label, feats in zip(analyses, decided, labels, features, strict=True):
 

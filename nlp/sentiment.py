@@ -7,6 +7,8 @@ negative, neutral, positive. ``get_backend`` picks one by name from a registry
 - ``"lexicon"``: the always-available lexicon/rule model (fast, no torch);
 - ``"default"``: the shipped fine-tuned e5-small, int8 ONNX Runtime fast path, in an
   ensemble with the TF-IDF member and the lexicon;
+- a model version directory written by ``python -m nlp adapt`` (it holds ``adapted.json``):
+  the default ensemble with the version's sentiment layer and label heads;
 - any other name: a local Hugging Face sequence-classification directory (or a hub id where
   a hub is reachable), run with torch; labels mapped by name or by ``BV_LABEL_MAP``.
 
@@ -31,6 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
+from nlp.adapt.model import ENCODER, AdaptedBackend, is_adapted, load_adapted
 from nlp.labels import SENTIMENTS
 from nlp.modelfiles import ONNX_NAME, require_built
 from nlp.modelfiles import ModelNotBuiltError as ModelNotBuiltError  # re-exported for callers
@@ -453,6 +456,8 @@ def get_backend(name: str = "default") -> SentimentBackend:
             built from other weights): run ``python -m nlp build-model``.
     """
     entry = _REGISTRY.get(name)
+    if entry is None and is_adapted(name):  # a version built by ``python -m nlp adapt``
+        return AdaptedBackend(load_adapted(Path(name)), get_backend(ENCODER))
     if entry is None:
         label_map = parse_label_map(os.environ.get("BV_LABEL_MAP"))
         return HFBackend(name, label_map)

@@ -162,7 +162,9 @@ def fit_head(
     return model.coef_[0], float(model.intercept_[0])
 
 
-def train(log=print, c: float = 0.5, sentiment_mix: str = "0") -> tuple[Heads, dict]:
+def train(
+    log=print, c: float = 10.0, sentiment_mix: str = "0", c_features: float = 0.5
+) -> tuple[Heads, dict]:
     """Train every head that has enough positives; return the heads and a report."""
     domain = labelled_frame()
     if domain.empty:
@@ -180,11 +182,19 @@ def train(log=print, c: float = 0.5, sentiment_mix: str = "0") -> tuple[Heads, d
     fit_rows = np.arange(sizes[1])
     mean = features[fit_rows].mean(axis=0)
     scale = features[fit_rows].std(axis=0) + 1e-6
-    x_all = np.hstack([(features - mean) / scale, np.zeros((len(features), 1))])
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from nlp.textnorm import normalize_many
+
+    norm = normalize_many(list(texts))
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+    vec.fit([norm[i] for i in fit_rows])
+    grams = vec.transform(norm)
     names, weights, biases, thresholds, report = [], [], [], [], {}
     for j, head in enumerate(HEAD_NAMES):
         y = labels[head].to_numpy()
-        x_all[:, -1] = hits[:, j]
+        x_all = hstack([grams, csr_matrix(hits[:, [j]])]).tocsr()
         known = fit_rows[~np.isnan(y[fit_rows])]
         if np.nansum(y[known]) < MIN_POSITIVES:
             log(f"{head}: {int(np.nansum(y[known]))} positives, too few: rules stand")
@@ -224,18 +234,20 @@ def train(log=print, c: float = 0.5, sentiment_mix: str = "0") -> tuple[Heads, d
         "regularisation_c": c,
         "report": report,
     }
-    sentiment = _sentiment_head(fit_domain, held_domain, (mean, scale), c, log)
+    sentiment = _sentiment_head(fit_domain, held_domain, (mean, scale), c_features, log)
     if sentiment_mix != "auto":  # the tuned weight stays in the card; this one is used
         sentiment["mix"] = float(sentiment_mix)
         sentiment["report"]["mix_used"] = float(sentiment_mix)
     card["sentiment_head"] = sentiment["report"]
     polarity = train_polarity(
-        lambda texts: encode(texts, log), fit_domain, held_domain, (mean, scale), c
+        lambda texts: encode(texts, log), fit_domain, held_domain, (mean, scale), c_features
     )
     card["polarity_head"] = {**polarity["report"], "for_cue_found": polarity["for_rules"]}
     log(f"polarity head: {card['polarity_head']}")
     heads = Heads(
         names=tuple(names),
+        vocab={g: int(i) for g, i in vec.vocabulary_.items()},
+        idf=vec.idf_.astype(np.float64),
         mean=mean,
         scale=scale,
         weights=np.asarray(weights),
@@ -266,7 +278,7 @@ def main_train_heads(argv: list[str] | None = None) -> int:
     """``python -m nlp train-heads [--out nlp/model/heads.npz] [--c 0.5]``."""
     ap = argparse.ArgumentParser(prog="python -m nlp train-heads", description="训练标签头")
     ap.add_argument("--out", type=Path, default=HEADS_PATH)
-    ap.add_argument("--c", type=float, default=0.5, help="逻辑回归正则化强度的倒数")
+    ap.add_argument("--c", type=float, default=10.0, help="标签头（字符 n-gram）正则化强度的倒数")
     ap.add_argument(
         "--sentiment-mix",
         default="0",

@@ -1,4 +1,4 @@
-"""``python -m nlp``: score, eval, calls, train, build-model, bench (the entry points).
+"""``python -m nlp``: score, eval, calls, train, adapt, build-model, bench (the entry points).
 
 This package sits above the NLP core: the core never imports it.
 
@@ -171,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         from training.risk import main_train_risk
 
         return main_train_risk(argv[1:])
+    if argv and argv[0] == "adapt":
+        from training.adapt import main_adapt
+
+        return main_adapt(argv[1:])
     if argv and argv[0] == "train-tfidf":
         from training.tfidf import main_train_tfidf
 

@@ -21,6 +21,8 @@ def _heads(names: tuple[str, ...], bias: float, threshold: float = 0.5) -> Heads
     dim = 4
     return Heads(
         names=names,
+        vocab={"催": 0, "收": 1, "电": 2, "话": 3},
+        idf=np.ones(dim),
         mean=np.zeros(dim),
         scale=np.ones(dim),
         weights=np.zeros((len(names), dim + 1)),
@@ -33,12 +35,12 @@ def _heads(names: tuple[str, ...], bias: float, threshold: float = 0.5) -> Heads
 def test_a_rule_hit_is_kept_whatever_the_head_says() -> None:
     heads = _heads(("emotion:anger",), bias=-20.0)  # the head says "no" to everything
     hits = np.array([[1.0], [0.0]])
-    assert heads.decide(np.zeros((2, 4)), hits).tolist() == [[True], [False]]
+    assert heads.decide(["催收电话", "催收电话"], hits).tolist() == [[True], [False]]
 
 
 def test_a_confident_head_adds_what_the_rules_miss() -> None:
     heads = _heads(("emotion:anger",), bias=5.0)
-    assert heads.decide(np.zeros((1, 4)), np.zeros((1, 1))).tolist() == [[True]]
+    assert heads.decide(["催收"], np.zeros((1, 1))).tolist() == [[True]]
 
 
 def test_merged_labels_keep_rule_polarity_and_drop_reasons_of_a_non_complaint() -> None:
@@ -71,7 +73,7 @@ def test_the_committed_heads_load_with_their_card() -> None:
     if heads is None:
         pytest.skip("no committed heads (nlp/model/heads.npz)")
     assert set(heads.names) <= set(HEAD_NAMES) and len(heads.names) == len(heads.thresholds)
-    assert heads.weights.shape[1] == heads.mean.shape[0] + 1
+    assert heads.weights.shape[1] == len(heads.idf) + 1 == len(heads.vocab) + 1
     assert ((heads.thresholds > 0) & (heads.thresholds < 1)).all()
     assert heads.card["data"]["labelled_texts"] >= 8000
 
