@@ -761,7 +761,7 @@ def test_throughput_with_stand_in_sentiment() -> None:
 DEV_FLOORS: dict[str, tuple[float, float]] = {
     # rule: (precision floor, recall floor), the rules with the model and the call heads;
     # a little under the figures `python -m nlp eval-calls tests/data/dev_calls.jsonl` prints
-    "threat": (0.6, 0.8),
+    "threat": (0.45, 0.8),
     "insult": (0.6, 0.75),
     "third_party_disclosure": (0.8, 0.7),
     "impersonation": (0.9, 0.7),
