@@ -221,7 +221,9 @@ def train(
         weights.append(w)
         biases.append(b)
         thresholds.append(threshold)
-    digest = hashlib.sha256("\n".join(sorted(domain["text"])).encode()).hexdigest()[:8]
+    # the version names the training texts and the kind of head (char n-grams since 2026-12-02)
+    key = "\n".join(sorted(domain["text"])) + "\nheads: char-ngram tfidf"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
     card = {
         "version": digest,
         "date": date.today().isoformat(),
