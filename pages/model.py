@@ -10,11 +10,13 @@ from nlp.sentiment import available_backends
 from pages import _cache as cache
 from pages import _charts as charts
 from pages import _format as fmt
+from pages import _model_versions as versions
 from pages import _session as session
 from pages import _widgets as widgets
 
-session.require("evaluate_model")
+who = session.require("evaluate_model")
 st.title("模型评估")
+st.caption(versions.version_caption())
 agree = reviews.agreement(cache.store())
 c = st.columns(3)
 c[0].metric("已复核记录", fmt.integer(agree["reviewed"]))
@@ -37,11 +39,15 @@ else:
     st.dataframe(fmt.heads_card_table(heads.card), hide_index=True, width="stretch")
 st.caption(
     "自定义情感模型（本地 Hugging Face 目录）只替换情感判断；情绪、投诉、催收方式与诉求"
-    "仍来自默认编码器上的学习标签头与线索规则。"
+    "仍来自内置的学习标签头（字符 n-gram）与线索规则，方面情感来自默认编码器；风险预警"
+    "来自内置的风险模型与线索规则；通话违规、接听方与通话情绪来自规则与内置的通话标签头。"
 )
+widgets.model_cards()
 labelled = access.reviewed_labels(cache.store(), session.actor())
 if not labelled.empty:
     widgets.download_buttons(labelled, "复核标注集", "md_reviewed")
+
+versions.section(cache.store(), who)
 
 st.subheader("上传标注文件评估")
 st.caption(
