@@ -264,7 +264,7 @@ def refine_calls(
                     )
                     have.add((rule, turns[i][0]))
         evidence.sort(key=lambda e: (e.get("turn") is None, e.get("turn") or -1))
-        moods = _start_end_moods(heads, pairs, turns, callee, engine)
+        moods = _start_end_moods(heads, pairs, callee)
         out.append(
             replace(
                 analysis,
@@ -277,9 +277,10 @@ def refine_calls(
     return out
 
 
-def _start_end_moods(heads, pairs, turns, callee, engine) -> dict:
+def _start_end_moods(heads, pairs, callee) -> dict:
     if not callee:
         return {}
-    substantive = [i for i in callee if engine.is_substantive(turns[i][2])] or callee
-    labels, _ = heads.mood(pairs[[substantive[0], substantive[-1]]], ["start", "end"])
+    # the first and last callee turns, short ones too: read with the agent turn before them,
+    # 「嗯」 and 「行吧」 carry the mood that the rules' filler filter would skip
+    labels, _ = heads.mood(pairs[[callee[0], callee[-1]]], ["start", "end"])
     return {"borrower_sentiment_start": labels[0], "borrower_sentiment_end": labels[1]}
