@@ -27,6 +27,7 @@ from data.batches import (
     store_calls_batch,
     store_survey_batch,
 )
+from data.models import scoring_model  # the promoted model version, else the configured one
 from data.reader import (
     InputError,
     Problem,
@@ -495,7 +496,7 @@ def store_checked_survey(
                 None, "survey", 0, warnings=list(warnings), skipped_duplicates=n_repeats
             )
     rows = clean.reset_index(drop=True)
-    scored = score_frame(rows, "text", model, progress)
+    scored = score_frame(rows, "text", model or scoring_model(store), progress)
     batch_id = store_survey_batch(
         store, rows, scored, file_name=file_name, sha=sha, uploaded_by=uploaded_by
     )
@@ -552,7 +553,7 @@ def ingest_calls_bytes(
         raise IngestError(f"无法读取转写文件：{one_line(exc)}") from exc
     if calls.empty:
         raise IngestError("文件中没有通话")
-    scored = score_calls(calls, turns, model=model, progress=progress)
+    scored = score_calls(calls, turns, model=model or scoring_model(store), progress=progress)
     batch_id = store_calls_batch(
         store,
         calls,

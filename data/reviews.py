@@ -29,8 +29,13 @@ def add_review(
     complaint: bool | None = None,
     note: str | None = None,
     assignee: str | None = None,
+    emotions: list[str] | None = None,
 ) -> str:
-    """Record one review action (and its audit entry) atomically. Returns the review id."""
+    """Record one review action (and its audit entry) atomically. Returns the review id.
+
+    ``aspects`` (tactic -> polarity) and ``emotions`` are the reviewer's full answer for that
+    label kind when given (an empty one says "none"); ``None`` leaves the model's standing.
+    """
     if action not in ACTIONS:
         raise ValueError(f"未知的复核动作 {action}")
     if action == "false_positive":
@@ -54,17 +59,25 @@ def add_review(
                 now(),
                 action,
                 sentiment,
-                json.dumps(aspects, ensure_ascii=False) if aspects else None,
+                json.dumps(aspects, ensure_ascii=False) if aspects is not None else None,
                 complaint,
                 note,
                 assignee,
             ],
         )
+        if emotions is not None:
+            cur.execute("INSERT INTO review_emotions VALUES (?, ?)", [review_id, list(emotions)])
         store.audit(
             reviewer,
             f"review:{action}",
             target_id,
-            {"sentiment": sentiment, "complaint": complaint, "assignee": assignee},
+            {
+                "sentiment": sentiment,
+                "complaint": complaint,
+                "assignee": assignee,
+                **({"aspects": aspects} if aspects is not None else {}),
+                **({"emotions": emotions} if emotions is not None else {}),
+            },
             cur=cur,
         )
     return review_id

@@ -264,8 +264,33 @@ _V4_ALERTS = """
         updated_at TIMESTAMPTZ NOT NULL
     );
 """
-# Model versions built from reviewer corrections, and which one is current (data.models).
+# Model versions built from reviewer corrections, and which one is current (data.models);
+# the emotions a reviewer set (aspects have a reviews column; a side table keeps the
+# reviews table's column list, which positional inserts rely on).
 _V4_MODELS = """
+    CREATE TABLE model_versions (
+        version_id VARCHAR PRIMARY KEY,
+        dir VARCHAR NOT NULL,
+        base VARCHAR NOT NULL,
+        built_by VARCHAR NOT NULL,
+        built_at TIMESTAMPTZ NOT NULL,
+        promoted_by VARCHAR,
+        promoted_at TIMESTAMPTZ,
+        metrics JSON,
+        status VARCHAR NOT NULL
+            CHECK (status IN ('candidate', 'current', 'retired', 'refused'))
+    );
+    CREATE TABLE model_events (
+        happened_at TIMESTAMPTZ NOT NULL,
+        actor VARCHAR NOT NULL,
+        action VARCHAR NOT NULL CHECK (action IN ('promote', 'rollback')),
+        version_id VARCHAR,
+        previous_id VARCHAR
+    );
+    CREATE TABLE review_emotions (
+        review_id VARCHAR PRIMARY KEY,
+        emotions VARCHAR[] NOT NULL
+    );
 """
 MIGRATIONS.append(_V4_RISK + _V4_ALERTS + _V4_MODELS)
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -15,7 +15,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import streamlit as st
 
-from data import borrowers, inbox, queries, warnings
+from data import active, borrowers, inbox, queries, warnings
 from data.settings import settings
 from data.store import Store, open_store
 
@@ -76,6 +76,7 @@ plan_outcomes = _cached(queries.plan_outcomes)
 violation_outcomes = _cached(queries.violation_outcomes)
 agent_scorecard = _cached(queries.agent_scorecard)
 call_turns = _cached(queries.call_turns)
+uncertain_page = _cached(active.uncertain_page)  # 投诉复核 「模型最没把握」
 
 
 @st.cache_data(max_entries=4, show_spinner="正在读取文件…")

@@ -14,6 +14,7 @@ from pages import _cache as cache
 from pages import _detail as detail
 from pages import _format as fmt
 from pages import _html as html
+from pages import _label_fix as label_fix
 from pages import _session as session
 from pages import _widgets as widgets
 
@@ -34,17 +35,17 @@ statuses = {"unreviewed": "未复核", **reviews.ACTIONS}
 status = widgets.optional_select(c[3], "复核状态", statuses, "cp_status", url="status")
 widgets.seed_from_url("cp_search", widgets.url_value("q"))
 search = c[4].text_input("全文搜索", key="cp_search", placeholder="如：通讯录 爆")
+order = label_fix.order_select()
+fetch = cache.uncertain_page if order == "uncertain" else cache.complaint_page
 
 criteria = {"tactic": tactic, "emotion": emotion, "reason": reason, "status": status}
 widgets.page_url({**criteria, "q": search})
 page = widgets.pager(
-    lambda offset, limit: cache.complaint_page(
-        f, **criteria, search=search or None, offset=offset, limit=limit
-    ),
+    lambda offset, limit: fetch(f, **criteria, search=search or None, offset=offset, limit=limit),
     "cp_pg",
-    reset_on=(criteria, search, f),
-    noun="投诉",
-    note="按严重程度、时间排序；选中一行查看详情。",
+    reset_on=(criteria, search, f, order),
+    noun="投诉" if order == "severity" else "记录",
+    note=label_fix.NOTES[order],
 )
 queue = page.rows
 effect = queries.review_effect(cache.store(), f)
@@ -55,9 +56,9 @@ st.caption(
     f"{effect['negative_share']:.1%}；仅模型判断：投诉 {effect['model_complaints']:,.0f} 条，"
     f"负面占比 {effect['model_negative_share']:.1%}。"
 )
-table = fmt.queue_for_display(queue)
+table = label_fix.queue_table(queue, order)
 # the key carries the filters and the page, so a selection never silently moves to another record
-table_key = "cp_table_" + str(abs(hash((*criteria.values(), search, str(f), page.offset))))
+table_key = "cp_table_" + str(abs(hash((*criteria.values(), search, str(f), page.offset, order))))
 if (handover := st.session_state.pop("cp_select_next", None)) is not None:
     # after a submitted review: the form starts from its defaults, the next record is selected
     for key in REVIEW_KEYS:
@@ -107,6 +108,7 @@ if picked is not None:
             key="cp_fix",
             format_func=lambda v: "不修改" if v is None else SENTIMENT_NAMES_ZH[v],
         )
+        emotions, pairs = label_fix.label_fields(rec, rid)
         note = st.text_input("备注", key="cp_note")
         assignee = st.text_input("指派给", key="cp_assignee")
         if st.form_submit_button("提交复核", type="primary"):
@@ -119,6 +121,7 @@ if picked is not None:
                 sentiment=fix,
                 note=note or None,
                 assignee=assignee or None,
+                **label_fix.corrections(rec, emotions, pairs),
             )
             cache.data_changed()
             st.toast("已记录复核，图表已按复核结果更新。", icon="✅")
@@ -126,8 +129,9 @@ if picked is not None:
             # the next record of this page is selected at the rerun (under 未复核 the reviewed
             # one leaves the queue, so the next one moves up into its row); a widget's state
             # can only be set before the widget is created, hence the hand-over key
-            following = picked if status == "unreviewed" else picked + 1
-            last_row = len(queue) - 1 - (status == "unreviewed")
+            leaves = status == "unreviewed" or order == "uncertain"
+            following = picked if leaves else picked + 1
+            last_row = len(queue) - 1 - leaves
             st.session_state["cp_select_next"] = (table_key, following, following <= last_row)
             st.rerun()
     if not (hist := reviews.history(cache.store(), rid)).empty:

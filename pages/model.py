@@ -8,6 +8,7 @@ from nlp.heads import load_heads
 from nlp.pipeline import score_frame
 from nlp.sentiment import available_backends
 from pages import _cache as cache
+from pages import _cards as cards
 from pages import _charts as charts
 from pages import _format as fmt
 from pages import _model_versions as versions
@@ -42,7 +43,7 @@ st.caption(
     "仍来自内置的学习标签头（字符 n-gram）与线索规则，方面情感来自默认编码器；风险预警"
     "来自内置的风险模型与线索规则；通话违规、接听方与通话情绪来自规则与内置的通话标签头。"
 )
-widgets.model_cards()
+cards.model_cards()
 labelled = access.reviewed_labels(cache.store(), session.actor())
 if not labelled.empty:
     widgets.download_buttons(labelled, "复核标注集", "md_reviewed")

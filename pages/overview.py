@@ -4,9 +4,11 @@ import streamlit as st
 
 from data.queries import BREAKDOWN_DIMENSIONS
 from pages import _cache as cache
+from pages import _cards as cards
 from pages import _charts as charts
 from pages import _detail as detail
 from pages import _format as fmt
+from pages import _model_versions as versions
 from pages import _session as session
 from pages import _widgets as widgets
 
@@ -16,8 +18,9 @@ widgets.demo_banner()
 f = widgets.sidebar_filters()
 widgets.overview_from_url()
 widgets.overview_kpis(cache.kpis(f))
+st.caption(versions.version_caption())
 if who.can("handle_warnings"):
-    widgets.warning_counts(cache.case_counts())
+    cards.warning_counts(cache.case_counts())
 st.html(charts.cell_css({"ov_wide": 26, "ov_cell": 22}))
 
 with st.container(horizontal=True):

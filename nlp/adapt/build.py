@@ -338,6 +338,7 @@ def build_version(
         "base": base if base == ENCODER else load_adapted(Path(base)).version,
         "base_path": base,
         "encoder": ENCODER,
+        "encoder_id": _encoder_id(),
         "data": {
             **(source or {}),
             "sha256": digest,
@@ -350,7 +351,7 @@ def build_version(
         "learnt": {
             "sentiment": report.get("sentiment"),
             "sentiment_layers": len(layers),
-            "heads": sorted(report.get("heads", {})),
+            "heads": sorted(n for n, r in report.get("heads", {}).items() if r["kept"]),
             "heads_report": report.get("heads", {}),
             "ngram": ngram,
         },
@@ -361,7 +362,8 @@ def build_version(
     partial.mkdir(parents=True)
     try:
         if heads is not None:
-            heads = replace(heads, card={**heads.card, "version": version, "adapted_from": base})
+            if manifest["learnt"]["heads"]:  # label heads refitted: they are this version's
+                heads = replace(heads, card={**heads.card, "version": version, "adapted": base})
             heads.save(partial / HEADS_FILE)
         save_layers(partial, layers)
         (partial / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
@@ -385,6 +387,13 @@ def build_version(
             shutil.rmtree(partial, ignore_errors=True)
     progress(1.0, "完成")
     return manifest
+
+
+def _encoder_id() -> str:
+    """The shipped ensemble's model id (its weights' sha): a version's layers read its features."""
+    from nlp.sentiment import get_backend
+
+    return get_backend(ENCODER).model_id
 
 
 def _frame_sha(frame: pd.DataFrame) -> str:

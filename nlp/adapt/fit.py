@@ -30,6 +30,7 @@ TOLERANCE = 0.005
 FOLDS = 4
 GATE_C = 0.1
 SEED = 13
+KEEP_MARGIN = 0.02  # a refitted label head may lose this much F1 on the borrower tuning texts
 
 Step = Callable[[str], None]
 
@@ -180,8 +181,19 @@ def best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def _fit_binary(x, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np.ndarray, float]:
-    model = _logistic(c).fit(x, y, sample_weight=w)
+    """A balanced L2 logistic regression on sparse rows (liblinear: 5-15x faster than lbfgs
+    on 100,000 n-gram columns, same objective up to the intercept's penalty)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, class_weight="balanced", solver="liblinear")
+    model.fit(x, y, sample_weight=w)
     return model.coef_[0], float(model.intercept_[0])
+
+
+def _f1(pred: np.ndarray, y: np.ndarray) -> float:
+    tp = float((pred & (y == 1)).sum())
+    wrong = float((pred & (y == 0)).sum() + (~pred & (y == 1)).sum())
+    return 2 * tp / (2 * tp + wrong) if tp else 0.0
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -207,7 +219,7 @@ def fit_label_heads(
     anchor_tune: tuple,
     customer: tuple,
     *,
-    anchor_limit: int = 2000,
+    anchor_limit: int = 8000,
     step: Step | None = None,
 ) -> tuple[Heads, dict]:
     """Refit the heads ``names`` on borrower texts plus the customer's rows.
@@ -215,8 +227,10 @@ def fit_label_heads(
     Each triple is ``(n-gram rows, rule hits, labels)``: the texts' TF-IDF rows in the base
     heads' vocabulary (``nlp.ngrams.tfidf_rows``, sparse), and a column per name in ``names``
     of rule hits and of labels (NaN where unknown). The customer's rows together weigh as much
-    as the borrower rows. The other heads of ``base`` are kept as they are; a name the base
-    lacks is added. The vocabulary stays the base's, so the kept heads read the same rows.
+    as the borrower rows. A refitted head replaces the base's only when it is at least as good
+    on the customer's rows (out of fold) and loses at most ``KEEP_MARGIN`` F1 on the borrower
+    tuning texts; the other heads of ``base`` are kept as they are, and a name the base lacks
+    is added. The vocabulary stays the base's, so the kept heads read the same rows.
 
     Returns:
         The new heads and a report per head.
@@ -257,9 +271,40 @@ def fit_label_heads(
         w_, b_ = _fit_binary(
             vstack([xa, xc]), np.r_[ya, yc], np.r_[np.ones(len(ya)), np.full(len(yc), share)], c
         )
-        p_tune = np.maximum(_sigmoid(rows(anchor_tune, t_idx) @ w_ + b_), anchor_tune[1][t_idx, j])
+        xt, yt = rows(anchor_tune, t_idx), anchor_tune[2][t_idx, j]
+        p_tune = np.maximum(_sigmoid(xt @ w_ + b_), anchor_tune[1][t_idx, j])
         p_cust = np.maximum(oof, customer[1][c_idx, j])  # a rule hit stands
-        threshold, f1 = best_threshold(np.r_[p_tune, p_cust], np.r_[anchor_tune[2][t_idx, j], yc])
+        threshold, _ = best_threshold(np.r_[p_tune, p_cust], np.r_[yt, yc])
+        figures = {
+            "customer_f1": _f1(p_cust >= threshold, yc),
+            "borrower_tune_f1": _f1(p_tune >= threshold, yt),
+        }
+        if name in index:  # the base head on the same rows: the refit must not lose
+            i = index[name]
+
+            def base_says(x, hits, idx, i=i, j=j):
+                p = _sigmoid(x @ base.weights[i] + base.bias[i])
+                return (p >= base.thresholds[i]) | (hits[idx, j] > 0)
+
+            before = {
+                "customer_f1": _f1(base_says(xc, customer[1], c_idx), yc),
+                "borrower_tune_f1": _f1(base_says(xt, anchor_tune[1], t_idx), yt),
+            }
+            keep = figures["customer_f1"] >= before["customer_f1"] and (
+                figures["borrower_tune_f1"] >= before["borrower_tune_f1"] - KEEP_MARGIN
+            )
+        else:
+            before, keep = {}, True
+        report[name] = {
+            "customer_rows": len(c_idx),
+            "customer_positives": int(yc.sum()),
+            "threshold": threshold,
+            "refit": {k: round(v, 4) for k, v in figures.items()},
+            "base": {k: round(v, 4) for k, v in before.items()},
+            "kept": keep,
+        }
+        if not keep:
+            continue
         if name in index:
             i = index[name]
             weights[i], bias[i], thresholds[i] = w_, b_, threshold
@@ -268,12 +313,6 @@ def fit_label_heads(
             weights.append(w_)
             bias.append(b_)
             thresholds.append(threshold)
-        report[name] = {
-            "customer_rows": len(c_idx),
-            "customer_positives": int(yc.sum()),
-            "threshold": threshold,
-            "tune_f1": round(f1, 4),
-        }
     heads = replace(
         base,
         names=tuple(out_names),

@@ -41,10 +41,7 @@ SENTIMENT_ALIASES: dict[str, str] = {
     "pos": "positive",
     "消极": "negative",
     "积极": "positive",
-    "-1": "negative",
-    "0": "neutral",
-    "1": "positive",
-}
+}  # no numeric codes: 0/1/2 and -1/0/1 both occur, and a wrong guess would be silent
 EMOTION_ALIASES: dict[str, str] = {
     **{e: e for e in EMOTIONS},
     **{zh: e for e, zh in EMOTION_NAMES_ZH.items()},
@@ -118,7 +115,7 @@ def _one(value, aliases: dict[str, str], what: str) -> str:
 def _sentiment(value) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return _one(value, SENTIMENT_ALIASES, "情感标签")
+    return _one(value, SENTIMENT_ALIASES, "情感标签")  # a number is named as unknown
 
 
 def _complaint(value) -> bool:

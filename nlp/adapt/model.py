@@ -180,13 +180,24 @@ class AdaptedBackend:
     """A sentiment backend: the shipped ensemble with the version's layers applied.
 
     It carries the version's label heads (``heads``), which the batch scorer uses instead of
-    the committed ones; scores record ``<encoder id>+heads:<version>``.
+    the committed ones. Scores record ``<encoder id>+<version>+heads:<heads version>``; the
+    heads version is the adapted version's own when it refitted label heads.
+
+    Raises:
+        ValueError: the version's sentiment layers were fitted on another encoder's features
+            (the default model was rebuilt from other weights since).
     """
 
     def __init__(self, model: AdaptedModel, base) -> None:
+        built_on = model.manifest.get("encoder_id")
+        if model.layers and built_on and built_on != base.model_id:
+            raise ValueError(
+                f"模型版本 {model.version} 基于编码器 {built_on} 训练，当前编码器是 "
+                f"{base.model_id}：请用当前模型重新训练（python -m nlp adapt）"
+            )
         self.model = model
         self.base = base
-        self.model_id = base.model_id
+        self.model_id = f"{base.model_id}+{model.version}"
         self.heads = model.heads
         if hasattr(base, "clause_backend"):
             self.clause_backend = base.clause_backend

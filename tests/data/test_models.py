@@ -243,8 +243,9 @@ def test_a_good_candidate_is_promoted_scores_new_data_and_rescores_the_store(
     models.promote(tmp_store, ADMIN, version.version_id)
     _ingest(tmp_store, ["催收员半夜打电话威胁我"], "new.csv")
     model_ids = set(_scores(tmp_store)["model_id"])
-    adapted = {m for m in model_ids if m.endswith(f"+heads:{version.version_id}")}
+    adapted = {m for m in model_ids if f"+{version.version_id}+heads:" in m}
     assert len(adapted) == 1 and "lexicon" in model_ids  # old scores keep their model id
     result = rescore.rescore(tmp_store, models.scoring_model(tmp_store))
     assert set(_scores(tmp_store)["model_id"]) == adapted and result["rows"] == 91
     assert models.version_of(next(iter(adapted))) == version.version_id
+    assert models.stale_scores(tmp_store) == 0

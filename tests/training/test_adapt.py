@@ -229,9 +229,46 @@ def test_a_version_loads_by_path_and_its_scores_name_it(tmp_path, monkeypatch) -
     frame, _ = read_labelled(df, cols)
     out = tmp_path / "v3"
     manifest = build.build_version(frame, out, anchors=300, cache=tmp_path / "c.npz")
-    assert "complaint" in manifest["learnt"]["heads"]
+    tried = manifest["learnt"]["heads_report"]["complaint"]
+    assert tried["customer_rows"] == 66 and isinstance(tried["kept"], bool)
     by_arg = score_texts(["催收员骂我还威胁我家人"], model=str(out))
     monkeypatch.setenv("BV_SENTIMENT_MODEL", str(out))
     by_env = score_texts(["催收员骂我还威胁我家人"])
     assert by_arg["model"][0] == by_env["model"][0]
-    assert by_arg["model"][0].endswith(f"+heads:{manifest['version']}")
+    assert f"+{manifest['version']}+heads:" in by_arg["model"][0]
+
+
+@needs_model
+def test_a_version_fitted_on_another_encoder_is_refused(tmp_path) -> None:
+    from nlp.adapt.model import save_layers
+    from nlp.sentiment import get_backend
+
+    dim = 4
+    layer = SentimentLayer(
+        mean=np.zeros(dim),
+        scale=np.ones(dim),
+        gate_weights=np.zeros(dim),
+        gate_bias=0.0,
+        head_weights=np.zeros((3, dim + 3)),
+        head_bias=np.zeros(3),
+        mix=0.5,
+    )
+    save_layers(tmp_path, [layer])
+    manifest = {"version": "adapt-old", "encoder_id": "e5-borrower-int8:00000000+ens"}
+    (tmp_path / "adapted.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ValueError, match="请用当前模型重新训练"):
+        get_backend.__wrapped__(str(tmp_path))
+
+
+@needs_model
+def test_a_version_built_on_a_version_keeps_its_layers(tmp_path) -> None:
+    frame, _ = read_labelled(_labelled(30), LabelColumns("text", sentiment="label"))
+    cache = tmp_path / "c.npz"
+    first = build.build_version(frame, tmp_path / "v1", anchors=300, cache=cache, ngram=False)
+    second = build.build_version(
+        frame, tmp_path / "v2", base=str(tmp_path / "v1"), anchors=300, cache=cache, ngram=False
+    )
+    assert second["base"] == first["version"]
+    layers = first["learnt"]["sentiment_layers"]
+    assert second["learnt"]["sentiment_layers"] >= layers
+    assert second["metrics"]["heldback"]["before"] == first["metrics"]["heldback"]["after"]
