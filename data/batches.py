@@ -221,7 +221,7 @@ def _open_cases(store: Store) -> None:
         logging.getLogger(__name__).exception("预警个案同步失败")
 
 
-def _analysis_rows(analyses: list, batch_id: str) -> pd.DataFrame:
+def analysis_rows(analyses: list, batch_id: str) -> pd.DataFrame:
     """The ``call_analysis`` rows of a batch (evidence and trajectory as JSON text)."""
     rows = []
     for a in analyses:
@@ -272,7 +272,7 @@ def store_calls_batch(
     calls = _with_columns(calls.assign(batch_id=batch_id), CALL_COLUMNS)
     turns = _with_columns(turns, TURN_COLUMNS)
     ids = [f"{c}#{int(i)}" for c, i in zip(turns["call_id"], turns["turn_index"], strict=True)]
-    analysis = _analysis_rows(analyses, batch_id)
+    analysis = analysis_rows(analyses, batch_id)
     with store.transaction() as cur:
         clash = cur.execute(
             "SELECT count(*) FROM calls WHERE call_id IN (SELECT UNNEST(?::VARCHAR[]))",

@@ -1,13 +1,12 @@
-"""Re-scoring stored survey answers with another model version, all or nothing.
+"""Re-scoring stored survey answers and calls with another model version, all or nothing.
 
-:func:`rescore` scores every stored answer in chunks (reporting progress), keeps the new
-labels in memory, and writes them in one transaction only when every chunk is done: until
-then the old scores stay in place, and a failure or a stop leaves them all as they were. Each
-new score carries its model id. :func:`start` runs it in a background thread, one per
-database, and :func:`job` reports on it (the model page polls it).
-
-Calls keep the scores they were stored with (their model id says which): a call's turn labels
-feed its compliance analysis, which this module does not redo.
+:func:`rescore` scores every stored answer in chunks, then every call batch with the one calls
+batch function (``nlp.compliance.score_calls``: turn labels, then the compliance analysis
+again, batch by batch as they were stored), reporting progress. It keeps the new labels in
+memory and writes them in one transaction only when everything is done: until then the old
+scores stay in place, and a failure or a stop leaves them all as they were. Each new score
+carries its model id. :func:`start` runs it in a background thread, one per database, and
+:func:`job` reports on it (the model page polls it).
 """
 
 from __future__ import annotations
@@ -50,11 +49,13 @@ def rescore(
         "SELECT r.response_id, r.text FROM responses r JOIN scores s "
         "ON s.target_kind = 'response' AND s.target_id = r.response_id ORDER BY r.response_id"
     )
+    calls = store.query("SELECT * FROM calls ORDER BY batch_id, call_id")
+    turns = store.query("SELECT * FROM turns ORDER BY call_id, turn_index")
     parts = []
-    total = len(rows)
+    total = len(rows) + len(turns)
     if progress:
         progress(0, total)
-    for start in range(0, total, chunk):
+    for start in range(0, len(rows), chunk):
         if should_stop and should_stop():
             raise Stopped("已停止重新评分：原有评分保持不变")
         part = rows.iloc[start : start + chunk]
@@ -62,20 +63,47 @@ def rescore(
         scored.insert(0, "target_id", part["response_id"].to_numpy())
         parts.append(scored)
         if progress:
-            progress(min(start + chunk, total), total)
-    if not parts:
-        return {"rows": 0, "model_id": None, "seconds": 0.0}
-    new = pd.concat(parts, ignore_index=True)
-    _write(store, new)
+            progress(min(start + chunk, len(rows)), total)
+    call_parts = _score_calls(calls, turns, model, len(rows), total, progress, should_stop)
+    if not parts and not call_parts:
+        return {"rows": 0, "calls": 0, "model_id": None, "seconds": 0.0}
+    new = pd.concat(parts, ignore_index=True) if parts else None
+    _write(store, new, call_parts)
+    model_id = new["model"].iloc[0] if new is not None else call_parts[0][0]["model"].iloc[0]
     return {
-        "rows": len(new),
-        "model_id": str(new["model"].iloc[0]),
+        "rows": len(new) if new is not None else 0,
+        "calls": len(calls),
+        "model_id": str(model_id),
         "seconds": round(time.perf_counter() - t0, 1),
     }
 
 
-def _write(store: Store, new: pd.DataFrame) -> None:
-    """Replace the label columns and aspect rows of ``new``'s answers, in one transaction."""
+def _score_calls(calls, turns, model, done, total, progress, should_stop) -> list:
+    """``(turn labels with target ids, analysis rows)`` per stored call batch."""
+    from data.batches import analysis_rows
+    from nlp.compliance import score_calls
+
+    out = []
+    for batch_id, batch in calls.groupby("batch_id", sort=True):
+        if should_stop and should_stop():
+            raise Stopped("已停止重新评分：原有评分保持不变")
+        mine = turns[turns["call_id"].isin(set(batch["call_id"]))].reset_index(drop=True)
+        scored = score_calls(batch.reset_index(drop=True), mine, model=model)
+        labels = scored.turn_labels.copy()
+        labels.insert(
+            0,
+            "target_id",
+            [f"{c}#{int(i)}" for c, i in zip(mine["call_id"], mine["turn_index"], strict=True)],
+        )
+        out.append((labels, analysis_rows(scored.analyses, str(batch_id))))
+        done += len(mine)
+        if progress:
+            progress(done, total)
+    return out
+
+
+def _label_frame(new: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The score columns and the exploded aspect rows of scored texts with ``target_id``."""
     frame = pd.DataFrame(
         {
             "target_id": new["target_id"],
@@ -88,6 +116,8 @@ def _write(store: Store, new: pd.DataFrame) -> None:
             "complaint": new["complaint"].astype(bool),
             "complaint_reasons": new["complaint_reasons"],
             "requests": new["requests"],
+            "risk_flags": new["risk_flags"],
+            "risk_evidence": [json.dumps(e, ensure_ascii=False) for e in new["risk_evidence"]],
         }
     )
     aspects = pd.DataFrame(
@@ -98,30 +128,60 @@ def _write(store: Store, new: pd.DataFrame) -> None:
         ],
         columns=["target_id", "tactic", "polarity"],
     )
+    return frame, aspects
+
+
+def _replace_scores(tx, kind: str, new: pd.DataFrame) -> None:
+    frame, aspects = _label_frame(new)
+    tx.register("rescored", frame)
+    tx.execute(
+        """UPDATE scores SET model_id = n.model_id, sentiment = n.sentiment,
+               sentiment_score = n.sentiment_score, confidence = n.confidence,
+               aspects = n.aspects::JSON, emotions = n.emotions::VARCHAR[],
+               complaint = n.complaint, complaint_reasons = n.complaint_reasons::VARCHAR[],
+               requests = n.requests::VARCHAR[], risk_flags = n.risk_flags::VARCHAR[],
+               risk_evidence = n.risk_evidence::JSON
+           FROM rescored n
+           WHERE scores.target_kind = ? AND scores.target_id = n.target_id""",
+        [kind],
+    )
+    tx.execute(
+        "DELETE FROM aspects WHERE target_kind = ? "
+        "AND target_id IN (SELECT target_id FROM rescored)",
+        [kind],
+    )
+    tx.register("rescored_aspects", aspects)
+    tx.execute(
+        """INSERT INTO aspects
+           SELECT ?, a.target_id, s.batch_id, a.tactic, a.polarity
+           FROM rescored_aspects a JOIN scores s
+             ON s.target_kind = ? AND s.target_id = a.target_id""",
+        [kind, kind],
+    )
+    tx.unregister("rescored_aspects")
+    tx.unregister("rescored")
+
+
+def _write(store: Store, new: pd.DataFrame | None, call_parts: list) -> None:
+    """Replace answers' and turns' labels and the calls' analyses, in one transaction."""
     with store.transaction() as tx:
-        tx.register("rescored", frame)
-        tx.execute(
-            """UPDATE scores SET model_id = n.model_id, sentiment = n.sentiment,
-                   sentiment_score = n.sentiment_score, confidence = n.confidence,
-                   aspects = n.aspects::JSON, emotions = n.emotions::VARCHAR[],
-                   complaint = n.complaint, complaint_reasons = n.complaint_reasons::VARCHAR[],
-                   requests = n.requests::VARCHAR[]
-               FROM rescored n
-               WHERE scores.target_kind = 'response' AND scores.target_id = n.target_id"""
-        )
-        tx.execute(
-            "DELETE FROM aspects WHERE target_kind = 'response' "
-            "AND target_id IN (SELECT target_id FROM rescored)"
-        )
-        tx.register("rescored_aspects", aspects)
-        tx.execute(
-            """INSERT INTO aspects
-               SELECT 'response', a.target_id, s.batch_id, a.tactic, a.polarity
-               FROM rescored_aspects a JOIN scores s
-                 ON s.target_kind = 'response' AND s.target_id = a.target_id"""
-        )
-        tx.unregister("rescored_aspects")
-        tx.unregister("rescored")
+        if new is not None:
+            _replace_scores(tx, "response", new)
+        for labels, analysis in call_parts:
+            _replace_scores(tx, "turn", labels)
+            if len(analysis):
+                tx.execute(
+                    "DELETE FROM call_analysis WHERE call_id IN (SELECT UNNEST(?::VARCHAR[]))",
+                    [analysis["call_id"].astype(str).tolist()],
+                )
+                tx.register("new_analysis", analysis)
+                tx.execute(
+                    "INSERT INTO call_analysis SELECT call_id, batch_id, violations::VARCHAR[], "
+                    "evidence::JSON, borrower_sentiment_start, borrower_sentiment_end, "
+                    "sentiment_change, agent_offered_plan, promise_to_pay, trajectory::JSON, "
+                    "risk_flags::VARCHAR[], party FROM new_analysis"
+                )
+                tx.unregister("new_analysis")
 
 
 @dataclass
@@ -171,7 +231,8 @@ def start(store: Store, actor: Actor, model: str, on_done: Callable[[], None] | 
             store.audit(actor.user, "model_rescore", result["model_id"] or "", result)
             new.state, new.message = (
                 "done",
-                f"已用 {result['model_id']} 重新评分 {result['rows']:,} 条",
+                f"已用 {result['model_id']} 重新评分 {result['rows']:,} 条回答、"
+                f"{result['calls']:,} 通电话",
             )
         except Stopped as exc:
             new.state, new.message = "stopped", str(exc)
@@ -187,10 +248,10 @@ def start(store: Store, actor: Actor, model: str, on_done: Callable[[], None] | 
 
 
 def stale(store: Store, model_id: str) -> int:
-    """Stored survey scores not made by ``model_id``."""
+    """Stored scores (survey answers and call turns) not made by ``model_id``."""
     return int(
         store.scalar(
-            "SELECT count(*) FROM scores WHERE target_kind = 'response' AND model_id <> ?",
+            "SELECT count(*) FROM scores WHERE model_id <> ?",
             [model_id],
         )
         or 0

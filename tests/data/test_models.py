@@ -249,3 +249,29 @@ def test_a_good_candidate_is_promoted_scores_new_data_and_rescores_the_store(
     assert set(_scores(tmp_store)["model_id"]) == adapted and result["rows"] == 91
     assert models.version_of(next(iter(adapted))) == version.version_id
     assert models.stale_scores(tmp_store) == 0
+
+
+def test_a_rescore_also_redoes_the_calls_all_or_nothing(tmp_store) -> None:
+    from data.ingest import ingest_calls_bytes
+
+    call = {
+        "call_id": "c1",
+        "borrower_id": "B1",
+        "agent_id": "A1",
+        "started_at": "2026-05-06T10:00:00+08:00",
+        "turns": [
+            {"speaker": "agent", "text": "您好，我是安信消费金融的小王，工号1001"},
+            {"speaker": "borrower", "text": "好的，谢谢你们帮我办分期"},
+        ],
+    }
+    ingest_calls_bytes(tmp_store, json.dumps(call, ensure_ascii=False).encode(), "c.jsonl")
+    turn_models = "SELECT DISTINCT model_id FROM scores WHERE target_kind = 'turn'"
+    assert tmp_store.query(turn_models)["model_id"].tolist() == ["lexicon"]
+    with pytest.raises(rescore.Stopped):
+        rescore.rescore(tmp_store, "tfidf", should_stop=lambda: True)
+    assert tmp_store.query(turn_models)["model_id"].tolist() == ["lexicon"]
+    result = rescore.rescore(tmp_store, "tfidf")
+    assert result["calls"] == 1 and result["model_id"] == "tfidf"
+    assert tmp_store.query(turn_models)["model_id"].tolist() == ["tfidf"]
+    assert tmp_store.scalar("SELECT count(*) FROM call_analysis") == 1
+    assert tmp_store.scalar("SELECT count(*) FROM scores WHERE target_kind = 'turn'") == 2
