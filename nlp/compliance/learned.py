@@ -216,7 +216,7 @@ def refine_calls(
         for i, (_, speaker, text) in enumerate(turns):
             third = engine.callee_update(speaker, engine.normalise(text).text, third)
             ruled_third[i] = third
-        state, states, call_party = "unknown", {}, "unknown"
+        state, states, votes = "unknown", {}, []
         party_p = heads.party_proba(pairs[callee]) if callee else np.zeros((0, len(PARTIES)))
         p_row = dict(zip(callee, party_p, strict=True))
         for i in range(len(turns)):
@@ -224,9 +224,10 @@ def refine_calls(
                 best = int(np.argmax(p_row[i]))
                 if p_row[i][best] >= PARTY_CONFIDENCE and PARTIES[best] != "unknown":
                     state = PARTIES[best]
-                    if call_party == "unknown" or state != "borrower":
-                        call_party = state
+                    votes.append(state)
             states[i] = state
+        # the call's party: what most confident callee turns say (the earliest wins a tie)
+        call_party = max(votes, key=lambda p: (votes.count(p), -votes.index(p)), default="unknown")
         evidence = list(analysis.evidence)
         have = {(e["rule"], e.get("turn")) for e in evidence}
         if agent:
