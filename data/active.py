@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from data.paging import PAGE_SIZE, Page, paged
-from data.queries import responses_sql
+from data.queries import SEVERITY, queue_filters, responses_sql
 from data.query_base import Filters, masked
 from data.store import Store
 
@@ -36,31 +36,9 @@ def uncertain_sql(
 ) -> tuple[str, list]:
     """Unreviewed answers with their ``uncertainty`` (and the queue's ``severity``)."""
     sql, params = responses_sql(replace(f, use_reviews=False))
-    where, extra = ["r.review_status IS NULL"], []
-    if tactic:
-        where.append(
-            "r.response_id IN (SELECT target_id FROM aspects WHERE "
-            "target_kind = 'response' AND tactic = ?)"
-        )
-        extra.append(tactic)
-    if emotion:
-        where.append("list_contains(r.emotions, ?)")
-        extra.append(emotion)
-    if reason:
-        where.append("list_contains(r.complaint_reasons, ?)")
-        extra.append(reason)
-    if search and search.strip():
-        from nlp.segment import tokenize
-
-        tokens = [t for t in tokenize(search.strip()) if t.strip()][:6]
-        token_sql = " AND ".join(["r.text ILIKE ?"] * len(tokens)) or "FALSE"
-        where.append(f"(r.text ILIKE ? OR ({token_sql}))")
-        extra += [f"%{search.strip()}%"] + [f"%{t}%" for t in tokens]
-    sql = f"""SELECT r.*, round({UNCERTAINTY}, 3) AS uncertainty,
-                     len(r.complaint_reasons)
-                     + 2 * list_has_any(r.complaint_reasons, ['threat', 'impersonation'])::INT
-                     AS severity
-              FROM ({sql}) r WHERE {" AND ".join(where)}"""
+    where, extra = queue_filters(tactic, emotion, reason, search)
+    sql = f"""SELECT r.*, round({UNCERTAINTY}, 3) AS uncertainty, {SEVERITY} AS severity
+              FROM ({sql}) r WHERE {" AND ".join(["r.review_status IS NULL", *where])}"""
     return sql, params + extra
 
 

@@ -178,9 +178,7 @@ def store_survey_batch(
         )
         insert_frame(cur, "responses", frame, RESPONSE_COLUMNS)
         write_scores(cur, "response", frame["response_id"].tolist(), batch_id, scored)
-    _open_cases(store)
-    if not is_demo:  # alert rules, after the commit; never raises (data.alerts)
-        evaluate_after_ingest(store, batch_id)
+    _after_commit(store, batch_id, is_demo)
     return batch_id
 
 
@@ -210,8 +208,9 @@ def delete_batch(store: Store, batch_id: str, actor: str) -> int:
     return int(row[0])
 
 
-def _open_cases(store: Store) -> None:
-    """After a commit: open early-warning cases for new flags (``data.warnings``). A failure
+def _after_commit(store: Store, batch_id: str, is_demo: bool) -> None:
+    """After a batch is committed: open early-warning cases for new flags (``data.warnings``),
+    then evaluate the alert rules (not for demo data; ``data.alerts`` never raises). A failure
     here is logged and never undoes the stored batch (the next ingest or page view retries)."""
     from data.warnings import sync_cases
 
@@ -219,6 +218,22 @@ def _open_cases(store: Store) -> None:
         sync_cases(store)
     except Exception:  # the batch is stored; the cases catch up on the next sync
         logging.getLogger(__name__).exception("预警个案同步失败")
+    if not is_demo:
+        evaluate_after_ingest(store, batch_id)
+
+
+def insert_analysis(cur, analysis: pd.DataFrame) -> None:
+    """Inside ``cur``'s transaction: add :func:`analysis_rows` to ``call_analysis``."""
+    if not len(analysis):
+        return
+    cur.register("new_analysis", analysis)
+    cur.execute(
+        "INSERT INTO call_analysis SELECT call_id, batch_id, violations::VARCHAR[], "
+        "evidence::JSON, borrower_sentiment_start, borrower_sentiment_end, "
+        "sentiment_change, agent_offered_plan, promise_to_pay, trajectory::JSON, "
+        "risk_flags::VARCHAR[], party FROM new_analysis"
+    )
+    cur.unregister("new_analysis")
 
 
 def analysis_rows(analyses: list, batch_id: str) -> pd.DataFrame:
@@ -296,16 +311,6 @@ def store_calls_batch(
         insert_frame(cur, "calls", calls, CALL_COLUMNS)
         insert_frame(cur, "turns", turns, TURN_COLUMNS)
         write_scores(cur, "turn", ids, batch_id, turn_scores)
-        if len(analysis):
-            cur.register("new_analysis", analysis)
-            cur.execute(
-                "INSERT INTO call_analysis SELECT call_id, batch_id, violations::VARCHAR[], "
-                "evidence::JSON, borrower_sentiment_start, borrower_sentiment_end, "
-                "sentiment_change, agent_offered_plan, promise_to_pay, trajectory::JSON, "
-                "risk_flags::VARCHAR[], party FROM new_analysis"
-            )
-            cur.unregister("new_analysis")
-    _open_cases(store)
-    if not is_demo:  # alert rules, after the commit; never raises (data.alerts)
-        evaluate_after_ingest(store, batch_id)
+        insert_analysis(cur, analysis)
+    _after_commit(store, batch_id, is_demo)
     return batch_id

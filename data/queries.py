@@ -312,6 +312,42 @@ def list_batches(store: Store) -> pd.DataFrame:
     return out
 
 
+SEVERITY = (
+    "len(r.complaint_reasons)"
+    " + 2 * list_has_any(r.complaint_reasons, ['threat', 'impersonation'])::INT"
+)
+"""A queued answer's severity: its complaint reasons, threats and impersonation counting 3."""
+
+
+def queue_filters(
+    tactic: str | None, emotion: str | None, reason: str | None, search: str | None
+) -> tuple[list[str], list]:
+    """WHERE conditions on ``responses_sql`` rows (alias ``r``) shared by the review queues:
+    a tactic, an emotion, a complaint reason, and a search that matches the phrase as a
+    substring or all of its jieba tokens."""
+    where, params = [], []
+    if tactic:
+        where.append(
+            "r.response_id IN (SELECT target_id FROM aspects WHERE "
+            "target_kind = 'response' AND tactic = ?)"
+        )
+        params.append(tactic)
+    if emotion:
+        where.append("list_contains(r.emotions, ?)")
+        params.append(emotion)
+    if reason:
+        where.append("list_contains(r.complaint_reasons, ?)")
+        params.append(reason)
+    if search and search.strip():
+        from nlp.segment import tokenize
+
+        tokens = [t for t in tokenize(search.strip()) if t.strip()][:6]
+        token_sql = " AND ".join(["r.text ILIKE ?"] * len(tokens)) or "FALSE"
+        where.append(f"(r.text ILIKE ? OR ({token_sql}))")
+        params += [f"%{search.strip()}%"] + [f"%{t}%" for t in tokens]
+    return where, params
+
+
 def _complaints_sql(
     f: Filters,
     tactic: str | None,
@@ -322,35 +358,15 @@ def _complaints_sql(
 ) -> tuple[str, list]:
     sql, params = responses_sql(replace(f, use_reviews=False))
     where, extra = ["r.model_complaint"], []
-    if tactic:
-        where.append(
-            "r.response_id IN (SELECT target_id FROM aspects WHERE "
-            "target_kind = 'response' AND tactic = ?)"
-        )
-        extra.append(tactic)
-    if emotion:
-        where.append("list_contains(r.emotions, ?)")
-        extra.append(emotion)
-    if reason:
-        where.append("list_contains(r.complaint_reasons, ?)")
-        extra.append(reason)
     if status == "unreviewed":
         where.append("r.review_status IS NULL")
     elif status:
         where.append("r.review_status = ?")
         extra.append(status)
-    if search and search.strip():
-        from nlp.segment import tokenize
-
-        tokens = [t for t in tokenize(search.strip()) if t.strip()][:6]
-        token_sql = " AND ".join(["r.text ILIKE ?"] * len(tokens)) or "FALSE"
-        where.append(f"(r.text ILIKE ? OR ({token_sql}))")
-        extra += [f"%{search.strip()}%"] + [f"%{t}%" for t in tokens]
-    sql = f"""SELECT r.*, len(r.complaint_reasons)
-                 + 2 * list_has_any(r.complaint_reasons, ['threat', 'impersonation'])::INT
-                 AS severity
-              FROM ({sql}) r WHERE {" AND ".join(where)}"""
-    return sql, params + extra
+    more, more_params = queue_filters(tactic, emotion, reason, search)
+    sql = f"""SELECT r.*, {SEVERITY} AS severity
+              FROM ({sql}) r WHERE {" AND ".join(where + more)}"""
+    return sql, params + extra + more_params
 
 
 _COMPLAINTS_ORDER = "severity DESC, submitted_at DESC, response_id"

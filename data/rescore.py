@@ -164,6 +164,8 @@ def _replace_scores(tx, kind: str, new: pd.DataFrame) -> None:
 
 def _write(store: Store, new: pd.DataFrame | None, call_parts: list) -> None:
     """Replace answers' and turns' labels and the calls' analyses, in one transaction."""
+    from data.batches import insert_analysis
+
     with store.transaction() as tx:
         if new is not None:
             _replace_scores(tx, "response", new)
@@ -174,14 +176,7 @@ def _write(store: Store, new: pd.DataFrame | None, call_parts: list) -> None:
                     "DELETE FROM call_analysis WHERE call_id IN (SELECT UNNEST(?::VARCHAR[]))",
                     [analysis["call_id"].astype(str).tolist()],
                 )
-                tx.register("new_analysis", analysis)
-                tx.execute(
-                    "INSERT INTO call_analysis SELECT call_id, batch_id, violations::VARCHAR[], "
-                    "evidence::JSON, borrower_sentiment_start, borrower_sentiment_end, "
-                    "sentiment_change, agent_offered_plan, promise_to_pay, trajectory::JSON, "
-                    "risk_flags::VARCHAR[], party FROM new_analysis"
-                )
-                tx.unregister("new_analysis")
+                insert_analysis(tx, analysis)
 
 
 @dataclass

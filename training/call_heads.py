@@ -38,7 +38,7 @@ from nlp.compliance.learned import (
     position_onehot,
 )
 from nlp.labels import SENTIMENTS
-from training.heads import _prf, encode, fit_head
+from training.heads import _prf, encode, fit_head, negative_weight, weighted_threshold
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENT_DIR = ROOT / "nlp" / "train_data" / "agent_turns"
@@ -114,23 +114,17 @@ def _ordinary_agent_turns(limit: int = 1500) -> list[dict]:
     return [records[i] for i in sorted(keep)]
 
 
-def prevalence_threshold(p: np.ndarray, y: np.ndarray, prevalence: float) -> tuple[float, dict]:
-    """The cut-off in 0.05..0.95 with the best F1 once negatives are weighted so that the
-    positives make up ``prevalence`` of the tuning rows; its (weighted) figures."""
-    pos, neg = float((y == 1).sum()), float((y == 0).sum())
-    w_neg = pos * (1 - prevalence) / (prevalence * neg) if pos and neg else 1.0
-    best = (0.5, {"f1": -1.0})
-    for t in np.arange(0.05, 0.951, 0.01):
-        pred = p >= t
-        tp = float((pred & (y == 1)).sum())
-        fp = float((pred & (y == 0)).sum()) * w_neg
-        fn = float((~pred & (y == 1)).sum())
-        prec = tp / (tp + fp) if tp + fp else 0.0
-        rec = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        if f1 > best[1]["f1"]:
-            best = (round(float(t), 2), {"precision": prec, "recall": rec, "f1": f1})
-    return best
+def _weighted_figures(pred: np.ndarray, y: np.ndarray, prevalence: float) -> dict:
+    """Precision, recall and F1 with the negatives weighted to ``prevalence`` (the card's
+    tuning figures, as the threshold saw them)."""
+    w_neg = negative_weight(y, prevalence)
+    tp = float((pred & (y == 1)).sum())
+    fp = float((pred & (y == 0)).sum()) * w_neg
+    fn = float((~pred & (y == 1)).sum())
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return {"precision": prec, "recall": rec, "f1": f1}
 
 
 def _softmax_fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
@@ -223,7 +217,8 @@ def train(log=print, c: float = 0.3, agent_c: float = 10.0) -> CallHeads:
         x = hstack([grams, csr_matrix(onehot), csr_matrix(hits[:, [j]])]).tocsr()
         w, b = fit_head(x[fit], y[fit], agent_c, balanced=False)  # the real share of harm
         p = 1 / (1 + np.exp(-(x[tune] @ w + b)))
-        threshold, figures = prevalence_threshold(p, y[tune], TURN_PREVALENCE)
+        threshold = weighted_threshold(p, y[tune], prevalence=TURN_PREVALENCE)
+        figures = _weighted_figures(p >= threshold, y[tune], TURN_PREVALENCE)
         report[label] = {
             "positives": int(y[fit].sum()),
             "threshold": threshold,

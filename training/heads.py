@@ -151,6 +151,39 @@ def best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
     return best
 
 
+def negative_weight(y: np.ndarray, prevalence: float | None) -> float:
+    """The weight that makes the positives of ``y`` a ``prevalence`` share (1 if None)."""
+    y = np.asarray(y) == 1
+    pos, neg = float(y.sum()), float((~y).sum())
+    if prevalence is None or not pos or not neg:
+        return 1.0
+    return pos * (1 - prevalence) / (prevalence * neg)
+
+
+def weighted_threshold(
+    p: np.ndarray, y: np.ndarray, beta: float = 1.0, prevalence: float | None = None
+) -> float:
+    """The cut-off in 0.05..0.95 with the best F-beta on ``(p, y)`` once the negatives are
+    weighted so that the positives make up ``prevalence`` of the rows (unweighted if None).
+
+    Labelled sets are far richer in each label than real data; a threshold chosen on them
+    as they are fires too often where the label is rare.
+    """
+    y = np.asarray(y) == 1
+    w_neg = negative_weight(y, prevalence)
+    best, best_t = -1.0, 0.5
+    for t in np.arange(0.05, 0.951, 0.01):
+        pred = p >= t
+        tp, fn = float((pred & y).sum()), float((~pred & y).sum())
+        fp = float((pred & ~y).sum()) * w_neg
+        pr = tp / (tp + fp) if tp + fp else 0.0
+        rc = tp / (tp + fn) if tp + fn else 0.0
+        score = (1 + beta**2) * pr * rc / (beta**2 * pr + rc) if pr + rc else 0.0
+        if score > best:
+            best, best_t = score, round(float(t), 2)
+    return best_t
+
+
 def fit_head(
     x: np.ndarray, y: np.ndarray, c: float, balanced: bool = True
 ) -> tuple[np.ndarray, float]:

@@ -31,6 +31,7 @@ import numpy as np
 from nlp.labels import RISK_FLAGS
 from nlp.risk import RISK_MODEL_PATH, RiskModel, cue_matrix, find_risks_many, model_text
 from nlp.textnorm import normalize_many
+from training.heads import weighted_threshold
 
 ROOT = Path(__file__).resolve().parents[1]
 RISK = ROOT / "nlp" / "train_data" / "risk"
@@ -66,23 +67,6 @@ def _figures(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
     return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
-
-
-def _threshold(p: np.ndarray, y: np.ndarray, beta: float, prevalence: float) -> tuple[float, dict]:
-    """The cut-off with the best F-beta once negatives are weighted to ``prevalence``."""
-    pos, neg = float(y.sum()), float((~y).sum())
-    w_neg = pos * (1 - prevalence) / (prevalence * neg) if pos and neg else 1.0
-    best, best_t = -1.0, 0.5
-    for t in np.arange(0.05, 0.96, 0.01):
-        pred = p >= t
-        tp, fn = float((pred & y).sum()), float((~pred & y).sum())
-        fp = float((pred & ~y).sum()) * w_neg
-        pr = tp / (tp + fp) if tp + fp else 0.0
-        rc = tp / (tp + fn) if tp + fn else 0.0
-        score = (1 + beta**2) * pr * rc / (beta**2 * pr + rc) if pr + rc else 0.0
-        if score > best:
-            best, best_t = score, round(float(t), 2)
-    return best_t, _figures(p >= best_t, y)
 
 
 def train(log=print, c: float = 10.0, cue_weight: float = 1.0) -> RiskModel:
@@ -127,7 +111,8 @@ def train(log=print, c: float = 10.0, cue_weight: float = 1.0) -> RiskModel:
         model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
         model.fit(xj[fit_rows], y[fit_rows])
         p = model.predict_proba(xj[tune_rows])[:, 1]
-        t, figures = _threshold(p, y[tune_rows], BETA.get(flag, 1.0), PREVALENCE[flag])
+        t = weighted_threshold(p, y[tune_rows], BETA.get(flag, 1.0), PREVALENCE[flag])
+        figures = _figures(p >= t, y[tune_rows])
         report[flag] = {
             "positives": int(y[fit_rows].sum()),
             "threshold": t,
