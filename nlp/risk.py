@@ -45,6 +45,7 @@ IDIOMS = re.compile(
     r"(?:[笑累困饿烦气吓热冷忙穷贵丑渴懒急愁闷疼痛痒馋美帅酸丢羞臭吵挤闲蠢傻难]|要)死(?:了|我了|人了|啦)?"
     r"|死(?:贵|沉|活|心眼|磕)"
     r"|(?:你|你们)(?:怎么)?(?:不|还不)?(?:去)?(?:死|跳楼|跳河)|去死吧?你"
+    r"|想死的心都有|(?:简直|真是|就是)?自杀式|死不了人|死不了的|要死不活|作死|找死|该死的?"
 )
 """死 as an intensifier (笑死, 累死了, 死贵) or in abuse aimed at someone else (你怎么不去死):
 hidden from the learned model, whose character n-grams would otherwise read 死 as intent."""
@@ -163,9 +164,13 @@ spoken training positives have more of them than the written negatives."""
 
 
 def model_text(text: str) -> str:
-    """What the learned model reads: the normalised text with :data:`IDIOMS` masked and
-    :data:`FILLERS` dropped."""
-    text = FILLERS.sub("", IDIOMS.sub("〇", text))
+    """What the learned model reads: the normalised text with :data:`IDIOMS` and the
+    self_harm cues' ``block`` matches masked (someone else's despair, advice, news, a
+    retraction: the words of intent without the intent) and :data:`FILLERS` dropped."""
+    text = IDIOMS.sub("〇", text)
+    for pattern in _rules().flags["self_harm"].block:
+        text = pattern.sub("〇", text)
+    text = FILLERS.sub("", text)
     return re.sub(r"\s+", " ", text).strip()
 
 

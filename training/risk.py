@@ -9,13 +9,16 @@ Data (never the dev set ``tests/data/dev_risk_flags.jsonl``):
   the ordinary stream of answers and short call turns (「喂 你好」「他不在」), where that flag
   must stay quiet.
 
-A seeded 20% is the tuning split: each flag's threshold is the one with the best F1 of the
-model (which reads the cue as one feature, so it can overrule a cue in a denial or an idiom)
-there (F-beta with beta 3 for ``self_harm``, which is recall-first). The labelled risk texts
-are far richer in every flag than real answers and calls, so the tuning negatives are weighted
-up to a realistic share of flagged texts (:data:`PREVALENCE`) before the threshold is chosen;
-without that a recall-first threshold fires on every third ordinary call turn. The vocabulary is
-the character 1–3-grams seen at least twice. Seconds on two cores.
+Each flag's threshold is the one with the best F1 of the model (which reads the cue as one
+feature, so it can overrule a cue in a denial or an idiom) on out-of-fold probabilities: five
+seeded folds, each scored by a model fitted on the other four (F-beta with beta 3 for
+``self_harm``, which is recall-first); the shipped model is then fitted on everything. A single
+20% tuning slice made the cut-offs jump between retrainings (evasion's from 0.75 to 0.91 when
+750 texts were added). The labelled risk texts are far richer in every flag than real answers
+and calls, so the negatives are weighted up to a realistic share of flagged texts
+(:data:`PREVALENCE`) before the threshold is chosen; without that a recall-first threshold
+fires on every third ordinary call turn. The vocabulary is the character 1–3-grams seen at
+least twice. About a minute on two cores.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ PREVALENCE = {
 labelled set has 20-30% of each)."""
 CALLEE = ROOT / "nlp" / "train_data" / "callee_turns"
 MIN_DF = 2
+FOLDS = 5
 
 
 def _records(paths: list[Path]) -> list[dict]:
@@ -70,7 +74,7 @@ def _figures(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 
 def train(log=print, c: float = 10.0, cue_weight: float = 1.0) -> RiskModel:
-    """Fit the vocabulary and one regression per flag; thresholds from the tuning split."""
+    """Fit the vocabulary and one regression per flag; thresholds from out-of-fold scores."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import normalize as l2
@@ -88,36 +92,40 @@ def train(log=print, c: float = 10.0, cue_weight: float = 1.0) -> RiskModel:
     for i in range(len(risk), len(texts)):
         if "self_harm" not in cues[i]:
             labels[i, sh] = 0.0
-    order = np.random.default_rng(SEED).permutation(len(texts))
-    tune = np.zeros(len(texts), dtype=bool)
-    tune[order[: len(texts) // 5]] = True
+    # thresholds from out-of-fold probabilities: every labelled text is scored once by a
+    # model that did not see it, so the cut-offs rest on all the data, not on one 20% slice
+    fold = np.random.default_rng(SEED).permutation(len(texts)) % FOLDS
 
     vec = TfidfVectorizer(
         analyzer="char", ngram_range=(1, 3), min_df=MIN_DF, sublinear_tf=True, norm=None
     )
     masked = [model_text(t) for t in texts]  # what the model reads (nlp.risk.char_ngrams)
-    vec.fit([t for t, k in zip(masked, ~tune, strict=True) if k])
-    x = l2(vec.transform(masked))
+    x = l2(vec.fit_transform(masked))
     cue_hits = cue_matrix(cues)
     hits = cue_hits * cue_weight
     weights, biases, thresholds, report = [], [], [], {}
     from scipy.sparse import csr_matrix, hstack
 
+    def fitted(rows: np.ndarray, xj, y) -> LogisticRegression:
+        model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+        return model.fit(xj[rows], y[rows])
+
     for j, flag in enumerate(RISK_FLAGS):
         known = ~np.isnan(labels[:, j])
-        fit_rows, tune_rows = known & ~tune, known & tune
         xj = hstack([x, csr_matrix(hits[:, [j]])]).tocsr()
         y = labels[:, j] == 1
-        model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
-        model.fit(xj[fit_rows], y[fit_rows])
-        p = model.predict_proba(xj[tune_rows])[:, 1]
-        t = weighted_threshold(p, y[tune_rows], BETA.get(flag, 1.0), PREVALENCE[flag])
-        figures = _figures(p >= t, y[tune_rows])
+        oof = np.zeros(len(texts))
+        for k in range(FOLDS):
+            held = known & (fold == k)
+            oof[held] = fitted(known & (fold != k), xj, y).predict_proba(xj[held])[:, 1]
+        t = weighted_threshold(oof[known], y[known], BETA.get(flag, 1.0), PREVALENCE[flag])
+        figures = _figures(oof[known] >= t, y[known])
+        model = fitted(known, xj, y)
         report[flag] = {
-            "positives": int(y[fit_rows].sum()),
+            "positives": int(y[known].sum()),
             "threshold": t,
             "tune_model": figures,
-            "tune_cues": _figures(cue_hits[tune_rows, j] > 0, y[tune_rows]),
+            "tune_cues": _figures(cue_hits[known, j] > 0, y[known]),
         }
         log(
             f"{flag:<12} model F1 {figures['f1']:.3f} (P {figures['precision']:.2f} "

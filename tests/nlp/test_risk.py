@@ -84,8 +84,8 @@ def _prf(gold: list[set], pred: list[set], flag: str | None = None) -> tuple[flo
 
 @pytest.mark.skipif(not DEV.exists(), reason="risk dev set missing")
 def test_risk_flag_quality_on_the_dev_set_with_the_model():
-    """Floors a little under the measured figures (README: micro-F1 0.865, self_harm P 0.70
-    R 0.86); the dev set is never used for training or for choosing thresholds."""
+    """Floors a little under the measured figures (README: micro-F1 0.893, self_harm P 0.93
+    R 0.98); the dev set is never used for training or for choosing thresholds."""
     from nlp.pipeline import score_texts
     from nlp.risk import load_risk_model
 
@@ -96,9 +96,9 @@ def test_risk_flag_quality_on_the_dev_set_with_the_model():
     gold = [set(r["risk_flags"]) for r in records]
     pred = [set(p) for p in scored["risk_flags"]]
     _, _, micro = _prf(gold, pred)
-    assert micro >= 0.80, micro
+    assert micro >= 0.85, micro
     precision, recall, _ = _prf(gold, pred, "self_harm")
-    assert recall >= 0.80 and precision >= 0.60, (precision, recall)
+    assert recall >= 0.93 and precision >= 0.85, (precision, recall)
 
 
 def test_the_model_reads_what_no_cue_lists_and_keeps_quiet_on_idioms():
