@@ -118,13 +118,39 @@ class CallHeads:
             out[:, PARTIES.index(FINE_PARTIES[name])] += fine[:, j]
         return out
 
-    def mood(self, pairs: np.ndarray, positions: list[str]) -> tuple[list[str], np.ndarray]:
-        """Mood labels and scores in [-1, 1] (P(positive) - P(negative)) for callee turns at
-        ``positions`` (``start`` / ``middle`` / ``end`` of the call: openings are mostly
-        matter-of-fact, closings carry the outcome)."""
+    def mood_proba(self, pairs: np.ndarray, positions: list[str]) -> np.ndarray:
+        """``(turns, SENTIMENTS)`` mood probabilities for callee turns at ``positions``
+        (``start`` / ``middle`` / ``end`` of the call: openings are mostly matter-of-fact,
+        closings carry the outcome)."""
         x = np.hstack([self._x(pairs), np.asarray([position_onehot(p) for p in positions])])
-        p = _softmax(x @ self.mood_weights.T + self.mood_bias)
+        return _softmax(x @ self.mood_weights.T + self.mood_bias)
+
+    def mood(self, pairs: np.ndarray, positions: list[str]) -> tuple[list[str], np.ndarray]:
+        """Mood labels and scores in [-1, 1] (P(positive) - P(negative)) per callee turn."""
+        p = self.mood_proba(pairs, positions)
         return [SENTIMENTS[i] for i in p.argmax(axis=1)], p[:, 2] - p[:, 0]
+
+    def call_moods(
+        self, pairs: np.ndarray, callee: list[int], substantive: list[int] | None = None
+    ) -> tuple[str, str]:
+        """The callee's mood at the opening and at the close of one call.
+
+        A phase is the first (last) few callee turns, or few substantive ones (``substantive``:
+        the callee turns that say more than 「是我」「嗯」「好的」): 「是我。」 then a sob is a
+        negative opening, and 「好，再见」 after a quarrel does not end it well. The window,
+        whether it skips the non-substantive turns, and how its turns combine
+        (:func:`window_mood`) are chosen on labelled calls by ``training.call_heads`` and kept
+        in the card.
+        """
+        rule = self.card.get("mood_aggregation") or {}
+        out = []
+        for phase in ("start", "end"):
+            how = rule.get(phase) or {"window": 1, "threshold": None}
+            turns = (substantive or callee) if how.get("substantive") else callee
+            k = max(1, min(int(how["window"]), len(turns)))
+            rows = turns[:k] if phase == "start" else turns[-k:]
+            out.append(window_mood(self.mood_proba(pairs[rows], [phase] * k), how["threshold"]))
+        return out[0], out[1]
 
     def save(self, path: Path) -> None:
         from nlp.ngrams import vocab_arrays
@@ -144,6 +170,7 @@ class CallHeads:
                 "mood_bias",
             )
         }
+        path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, agent_grams=vocab_arrays(self.agent_vocab), **arrays)
         card = {**self.card, "party_names": list(self.party_names)}
         path.with_suffix(".json").write_text(
@@ -197,91 +224,140 @@ def refine_calls(
         features: encoder features per turn text.
         engine: the rule engine (its per-turn answer is a feature of the agent heads).
     """
+    read = [
+        _read_call(heads, a, grouped.get(str(a.call_id), []), features, engine) for a in analyses
+    ]
+    agent_rows = [(n, i) for n, r in enumerate(read) if r for i in r["agent"]]
+    proba = np.zeros((0, len(AGENT_LABELS)))
+    if agent_rows:  # one n-gram pass for the whole batch's agent turns
+        from nlp.textnorm import normalize_many
+
+        proba = heads.agent_proba(
+            normalize_many([read[n]["texts"][i] for n, i in agent_rows]),
+            [read[n]["states"][i] for n, i in agent_rows],
+            np.concatenate([read[n]["hits"] for n in dict.fromkeys(n for n, _ in agent_rows)]),
+        )
+    rows_of: dict[int, list[int]] = {}
+    for row, (n, _) in enumerate(agent_rows):
+        rows_of.setdefault(n, []).append(row)
+    return [
+        _refined(heads, a, r, proba[rows_of.get(n, [])], engine) if r else a
+        for n, (a, r) in enumerate(zip(analyses, read, strict=True))
+    ]
+
+
+def _read_call(heads: CallHeads, analysis, turns, features, engine) -> dict | None:
+    """One call's turn pairs, party states and the rules' answer per agent turn."""
+    if not turns:
+        return None
+    texts = [t[2] for t in turns]
+    feats = [features[t] for t in texts]
+    pairs = np.asarray([pair_features(f, feats[i - 1] if i else None) for i, f in enumerate(feats)])
+    callee = [i for i, t in enumerate(turns) if t[1] != "agent"]
+    agent = [i for i, t in enumerate(turns) if t[1] == "agent"]
+    ruled_third, third = {}, False  # the rule engine's own reading of who is on the line
+    for i, (_, speaker, text) in enumerate(turns):
+        third = engine.callee_update(speaker, engine.normalise(text).text, third)
+        ruled_third[i] = third
+    state, states, votes = "unknown", {}, []
+    party_p = heads.party_proba(pairs[callee]) if callee else np.zeros((0, len(PARTIES)))
+    p_row = dict(zip(callee, party_p, strict=True))
+    for i in range(len(turns)):
+        if i in p_row:
+            best = int(np.argmax(p_row[i]))
+            if p_row[i][best] >= PARTY_CONFIDENCE and PARTIES[best] != "unknown":
+                state = PARTIES[best]
+                votes.append(state)
+        states[i] = state
+    # the rules' answer per agent turn: what check_call found, unless the learned party
+    # reading differs from the rules' own there (then that turn is scanned again)
+    by_turn: dict = {}
+    for e in analysis.evidence:
+        by_turn.setdefault(e.get("turn"), set()).add(e["rule"])
+    ruled = [
+        by_turn.get(turns[i][0], set())
+        if (states[i] in ("third_party", "wrong_number")) == ruled_third[i]
+        else {
+            e.rule
+            for e in engine.scan_agent_turn(
+                texts[i], third_party_callee=states[i] in ("third_party", "wrong_number")
+            )
+        }
+        for i in agent
+    ]
+    return {
+        "turns": turns,
+        "texts": texts,
+        "pairs": pairs,
+        "callee": callee,
+        "substantive": [i for i in callee if engine.is_substantive(texts[i])],
+        "agent": agent,
+        "ruled_third": ruled_third,
+        "states": states,
+        # the call's party: what most confident callee turns say (the earliest wins a tie)
+        "party": max(votes, key=lambda p: (votes.count(p), -votes.index(p)), default="unknown"),
+        "hits": np.asarray([[float(r in found) for r in AGENT_LABELS] for found in ruled]).reshape(
+            len(agent), len(AGENT_LABELS)
+        ),
+    }
+
+
+def _refined(heads: CallHeads, analysis, read: dict, proba: np.ndarray, engine):
+    """``analysis`` with the agent heads' findings (``proba``: per agent turn), the party and
+    the opening and closing moods."""
     from nlp.compliance.normalise import SPAN_MAX
 
-    out = []
-    for analysis in analyses:
-        turns = grouped.get(str(analysis.call_id), [])
-        if not turns:
-            out.append(analysis)
-            continue
-        texts = [t[2] for t in turns]
-        feats = [features[t] for t in texts]
-        pairs = np.asarray(
-            [pair_features(f, feats[i - 1] if i else None) for i, f in enumerate(feats)]
-        )
-        callee = [i for i, t in enumerate(turns) if t[1] != "agent"]
-        agent = [i for i, t in enumerate(turns) if t[1] == "agent"]
-        ruled_third, third = {}, False  # the rule engine's own reading of who is on the line
-        for i, (_, speaker, text) in enumerate(turns):
-            third = engine.callee_update(speaker, engine.normalise(text).text, third)
-            ruled_third[i] = third
-        state, states, votes = "unknown", {}, []
-        party_p = heads.party_proba(pairs[callee]) if callee else np.zeros((0, len(PARTIES)))
-        p_row = dict(zip(callee, party_p, strict=True))
-        for i in range(len(turns)):
-            if i in p_row:
-                best = int(np.argmax(p_row[i]))
-                if p_row[i][best] >= PARTY_CONFIDENCE and PARTIES[best] != "unknown":
-                    state = PARTIES[best]
-                    votes.append(state)
-            states[i] = state
-        # the call's party: what most confident callee turns say (the earliest wins a tie)
-        call_party = max(votes, key=lambda p: (votes.count(p), -votes.index(p)), default="unknown")
-        evidence = list(analysis.evidence)
-        have = {(e["rule"], e.get("turn")) for e in evidence}
-        if agent:
-            ruled = [
+    turns, texts, states = read["turns"], read["texts"], read["states"]
+    evidence = list(analysis.evidence)
+    have = {(e["rule"], e.get("turn")) for e in evidence}
+    for row, i in enumerate(read["agent"]):
+        for j, rule in enumerate(AGENT_LABELS):
+            if proba[row, j] < heads.agent_thresholds[j] or (rule, turns[i][0]) in have:
+                continue
+            if rule == "third_party_disclosure" and not (
+                read["ruled_third"][i] and states[i] in ("third_party", "wrong_number")
+            ):
+                continue  # disclosure needs a non-borrower on the line, by both readings
+            evidence.append(
                 {
-                    e.rule
-                    for e in engine.scan_agent_turn(
-                        texts[i], third_party_callee=states[i] in ("third_party", "wrong_number")
-                    )
+                    "rule": rule,
+                    "turn": turns[i][0],
+                    "span": texts[i][:SPAN_MAX],
+                    "explanation": engine.rules[rule].explanation,
+                    "learned": True,
                 }
-                for i in agent
-            ]
-            hits = np.asarray([[float(r in found) for r in AGENT_LABELS] for found in ruled])
-            from nlp.textnorm import normalize_many
-
-            proba = heads.agent_proba(
-                normalize_many([texts[i] for i in agent]), [states[i] for i in agent], hits
             )
-            for row, i in enumerate(agent):
-                for j, rule in enumerate(AGENT_LABELS):
-                    if proba[row, j] < heads.agent_thresholds[j] or (rule, turns[i][0]) in have:
-                        continue
-                    if rule == "third_party_disclosure" and not (
-                        ruled_third[i] and states[i] in ("third_party", "wrong_number")
-                    ):
-                        continue  # disclosure needs a non-borrower on the line, by both readings
-                    evidence.append(
-                        {
-                            "rule": rule,
-                            "turn": turns[i][0],
-                            "span": texts[i][:SPAN_MAX],
-                            "explanation": engine.rules[rule].explanation,
-                            "learned": True,
-                        }
-                    )
-                    have.add((rule, turns[i][0]))
-        evidence.sort(key=lambda e: (e.get("turn") is None, e.get("turn") or -1))
-        moods = _start_end_moods(heads, pairs, callee)
-        out.append(
-            replace(
-                analysis,
-                violations=sorted({e["rule"] for e in evidence}),
-                evidence=evidence,
-                party=call_party,
-                **moods,
-            )
-        )
-    return out
+            have.add((rule, turns[i][0]))
+    evidence.sort(key=lambda e: (e.get("turn") is None, e.get("turn") or -1))
+    moods = _start_end_moods(heads, read["pairs"], read["callee"], read["substantive"])
+    return replace(
+        analysis,
+        violations=sorted({e["rule"] for e in evidence}),
+        evidence=evidence,
+        party=read["party"],
+        **moods,
+    )
 
 
-def _start_end_moods(heads, pairs, callee) -> dict:
+def window_mood(proba: np.ndarray, threshold: float | None) -> str:
+    """One mood for a few consecutive callee turns (``proba``: ``(turns, SENTIMENTS)``).
+
+    With ``threshold`` ``None`` the turns' probabilities are averaged. Otherwise the phase
+    takes the most polar turn's side when that turn is at least ``threshold`` sure of it
+    (negative first: one sharp turn colours an opening more than a polite one), else the
+    averaged answer.
+    """
+    if threshold is not None:
+        neg, pos = SENTIMENTS.index("negative"), SENTIMENTS.index("positive")
+        if proba[:, neg].max() >= threshold:
+            return "negative"
+        if proba[:, pos].max() >= threshold:
+            return "positive"
+    return SENTIMENTS[int(np.argmax(proba.mean(axis=0)))]
+
+
+def _start_end_moods(heads, pairs, callee, substantive) -> dict:
     if not callee:
         return {}
-    # the first and last callee turns, short ones too: read with the agent turn before them,
-    # 「嗯」 and 「行吧」 carry the mood that the rules' filler filter would skip
-    labels, _ = heads.mood(pairs[[callee[0], callee[-1]]], ["start", "end"])
-    return {"borrower_sentiment_start": labels[0], "borrower_sentiment_end": labels[1]}
+    start, end = heads.call_moods(pairs, callee, substantive)
+    return {"borrower_sentiment_start": start, "borrower_sentiment_end": end}

@@ -755,18 +755,21 @@ def test_throughput_with_stand_in_sentiment() -> None:
 
 
 # Floors sit a little below what was measured on the dev set (140 calls, 15-23 per transcript
-# rule; written apart from the training turns). The rules were written before the dev set was
-# read; the call heads were trained and their thresholds chosen without it. The floors catch
-# regressions, they are not a quality claim. Rules with support 0 are not checked.
+# rule; written apart from the training turns). The call heads were trained and their
+# thresholds chosen without it, but its errors were read: a few rule patterns (reported
+# disclosure, an agent quoting or correcting what the callee heard) and the kinds of training
+# turns asked for later (pushy but lawful agents) answer what it showed, so its figures are
+# somewhat optimistic. The floors catch regressions, they are not a quality claim. Rules with
+# support 0 are not checked.
 DEV_FLOORS: dict[str, tuple[float, float]] = {
     # rule: (precision floor, recall floor), the rules with the model and the call heads;
     # a little under the figures `python -m nlp eval-calls tests/data/dev_calls.jsonl` prints
-    "threat": (0.45, 0.8),
-    "insult": (0.6, 0.75),
-    "third_party_disclosure": (0.8, 0.7),
-    "impersonation": (0.9, 0.7),
-    "misleading": (0.6, 0.85),
-    "new_debt": (0.4, 0.9),
+    "threat": (0.65, 0.85),
+    "insult": (0.85, 0.75),
+    "third_party_disclosure": (0.85, 0.9),
+    "impersonation": (0.9, 0.75),
+    "misleading": (0.7, 0.85),
+    "new_debt": (0.6, 0.9),
     "no_identity_disclosure": (0.7, 0.8),
     "off_hours": (0.9, 0.9),
     "over_frequency": (0.9, 0.9),
@@ -808,4 +811,55 @@ def test_dev_calls_quality(model, floors) -> None:
         if (stats["precision"] or 0.0) < p_floor or (stats["recall"] or 0.0) < r_floor:
             failures.append(f"{signal}: P={stats['precision']} R={stats['recall']}")
     assert (report["turn_match_rate"] or 0.0) >= 0.7, report["turn_match_rate"]
+    if model:  # the mood heads read with context (measured 0.729 / 0.714)
+        for key in ("borrower_sentiment_start_accuracy", "borrower_sentiment_end_accuracy"):
+            if (report[key] or 0.0) < 0.65:
+                failures.append(f"{key}: {report[key]}")
     assert not failures, failures
+
+
+def test_window_mood_averages_or_takes_the_sharpest_turn() -> None:
+    import numpy as np
+
+    from nlp.compliance.learned import window_mood
+
+    calm_then_sob = np.asarray([[0.1, 0.8, 0.1], [0.75, 0.2, 0.05]])
+    assert window_mood(calm_then_sob, None) == "neutral"  # averaged: 0.425 / 0.5 / 0.075
+    assert window_mood(calm_then_sob, 0.7) == "negative"  # the sob is sure enough
+    assert window_mood(calm_then_sob, 0.8) == "neutral"  # no turn sure enough: the average
+    assert window_mood(calm_then_sob[1:], None) == "negative"
+    assert window_mood(np.asarray([[0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]), 0.7) == "positive"
+
+
+def test_call_moods_read_the_substantive_turns_when_the_card_says_so() -> None:
+    import numpy as np
+
+    from nlp.compliance.learned import load_call_heads
+
+    heads = load_call_heads()
+    if heads is None:
+        pytest.skip("no call heads installed")
+    card = {**heads.card}
+    card["mood_aggregation"] = {
+        "start": {"window": 1, "threshold": None, "substantive": True},
+        "end": {"window": 1, "threshold": None, "substantive": False},
+    }
+    from dataclasses import replace
+
+    probe = replace(heads, card=card)
+    seen = []
+    probe_cls = type(probe)
+    original = probe_cls.mood_proba
+
+    def spy(self, pairs, positions):
+        seen.append((pairs[:, 0].tolist(), positions))
+        return original(self, pairs, positions)
+
+    pairs = np.zeros((4, len(heads.mean)))
+    pairs[:, 0] = [10, 11, 12, 13]  # turn ids in the first feature
+    try:
+        probe_cls.mood_proba = spy
+        probe.call_moods(pairs, callee=[1, 3], substantive=[3])
+    finally:
+        probe_cls.mood_proba = original
+    assert seen == [([13.0], ["start"]), ([13.0], ["end"])]

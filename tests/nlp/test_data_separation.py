@@ -16,11 +16,17 @@ TRAIN = sorted((ROOT / "nlp" / "train_data").rglob("*.jsonl"))  # labelled/ incl
 
 
 def _texts(path: Path) -> list[str]:
-    return [
-        json.loads(line)["text"]
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    """The texts of a JSONL file: each record's ``text``, or a whole call's turns of 12
+    characters or more (short turns, 好的，谢谢, are common to every call)."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            if "turns" in record:
+                out += [t["text"] for t in record["turns"] if len(t["text"]) >= 12]
+            else:
+                out.append(record["text"])
+    return out
 
 
 def test_near_duplicate_detector_can_fail():
@@ -55,7 +61,7 @@ def test_dev_call_turns_have_no_near_duplicate_in_the_labelled_turns():
         for turn in json.loads(line)["turns"]
         if len(turn["text"]) >= 12  # short turns (好的，谢谢) are common to every call
     ]
-    folders = ("agent_turns", "callee_turns")
+    folders = ("agent_turns", "callee_turns", "calls_tune")
     train = [
         t
         for f in folders
