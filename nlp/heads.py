@@ -115,6 +115,7 @@ class Heads:
         """Write ``path`` (npz) and its card beside it (``.json``)."""
         from nlp.ngrams import vocab_arrays
 
+        path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(
             path,
             grams=vocab_arrays(self.vocab),

@@ -209,6 +209,7 @@ class RiskModel:
     def save(self, path: Path) -> None:
         from nlp.ngrams import vocab_arrays
 
+        path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(
             path,
             grams=vocab_arrays(self.vocab),

@@ -11,7 +11,9 @@ from training.dedupe import near_duplicates
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT / "tests" / "data" / "dev_borrower.jsonl"
-DEV_SETS = sorted((ROOT / "tests" / "data").glob("dev_borrower*.jsonl"))
+DEV_SETS = sorted((ROOT / "tests" / "data").glob("dev_borrower*.jsonl")) + sorted(
+    (ROOT / "tests" / "data").glob("dev_forum*.jsonl")
+)
 TRAIN = sorted((ROOT / "nlp" / "train_data").rglob("*.jsonl"))  # labelled/ included
 
 
