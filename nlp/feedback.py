@@ -336,26 +336,41 @@ def split_texts(normalised: Iterable[str]) -> list[list[str]]:
 
 
 def analyze_clause_lists(
-    clause_lists: Iterable[list[str]], clause_polarity: ClausePolarity | None = None
+    clause_lists: Iterable[list[str]],
+    clause_polarity: ClausePolarity | None = None,
+    *,
+    batch_polarity: Callable[[list[str]], list[float]] | None = None,
+    polarity_for_gratitude_only: bool = False,
 ) -> list[Analysis]:
     """`analyze` for texts already split by :func:`split_texts`; each distinct clause is
-    scored once."""
-    polarity = clause_polarity or _default_polarity()
+    scored once.
+
+    Args:
+        clause_polarity: scores one clause (default: the lexicon model).
+        batch_polarity: scores many clauses in one call; used instead when given.
+        polarity_for_gratitude_only: score only the clauses that thank (the others count as
+            0): for a caller whose learned heads give every tactic's polarity, a clause's
+            polarity still decides one thing, whether 谢谢 is meant (谢谢你们全家 in an angry
+            clause is not).
+    """
     cues = load_cues()
-    cache: dict[str, float] = {}
-    facts_cache: dict[str, _ClauseFacts] = {}
-    results = []
-    for clauses in clause_lists:
-        scores = []
-        facts = []
-        for clause in clauses:
-            if clause not in cache:
-                cache[clause] = max(-1.0, min(1.0, float(polarity(clause))))
-                facts_cache[clause] = _clause_facts(cues, clause)
-            scores.append(cache[clause])
-            facts.append(facts_cache[clause])
-        results.append(_analyze_clauses(clauses, scores, facts))
-    return results
+    clause_lists = [list(c) for c in clause_lists]
+    facts = {c: _clause_facts(cues, c) for cs in clause_lists for c in cs}
+    wanted = [
+        c for c in facts if not polarity_for_gratitude_only or "gratitude" in facts[c].emotions
+    ]
+    if batch_polarity is not None:
+        raw = batch_polarity(wanted) if wanted else []
+    else:
+        polarity = clause_polarity or _default_polarity()
+        raw = [polarity(c) for c in wanted]
+    scores = dict.fromkeys(facts, 0.0) | {
+        c: max(-1.0, min(1.0, float(v))) for c, v in zip(wanted, raw, strict=True)
+    }
+    return [
+        _analyze_clauses(clauses, [scores[c] for c in clauses], [facts[c] for c in clauses])
+        for clauses in clause_lists
+    ]
 
 
 def analyze_many(

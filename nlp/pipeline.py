@@ -45,30 +45,31 @@ def resolve_model(model: str | None) -> str:
 
 
 def _clause_polarities(
-    backend: SentimentBackend,
-    norm: list[str],
-    clause_lists: list[list[str]],
-    doc_scores: np.ndarray,
-) -> Callable[[str], float]:
-    """Clause-level polarity for the rule layer.
+    backend: SentimentBackend, norm: list[str], doc_scores: np.ndarray
+) -> Callable[[list[str]], list[float]]:
+    """Clause-level polarity for the rule layer, one batch per call.
 
-    Clauses are scored in one batch by the backend's ``clause_backend`` when it has one (the
-    default ensemble uses its TF-IDF + lexicon members there: on the dev set that is both 4x
-    faster and more accurate on aspect polarity, 0.776 vs 0.755), else by the backend itself.
-    A clause that is a whole text reuses that text's document score.
+    Clauses are scored by the backend's ``clause_backend`` when it has one (the default
+    ensemble uses its TF-IDF + lexicon members there: on the dev set that is both 4x faster and
+    more accurate on aspect polarity, 0.776 vs 0.755), else by the backend itself. A clause
+    that is a whole text reuses that text's document score.
     """
     from nlp.lexicon import LexiconModel
 
-    lexicon = LexiconModel()
     if backend.model_id == "lexicon":
-        return lexicon.clause_polarity
+        lexicon = LexiconModel()
+        return lambda clauses: [lexicon.clause_polarity(c) for c in clauses]
     known: dict[str, float] = dict(zip(norm, doc_scores.tolist(), strict=True))
-    wanted = {c for clauses in clause_lists for c in clauses if c not in known}
-    if wanted:
-        clauses = sorted(wanted)
-        probs = getattr(backend, "clause_backend", backend).predict_proba(clauses)
-        known |= dict(zip(clauses, (probs[:, 2] - probs[:, 0]).tolist(), strict=True))
-    return lambda clause: known.get(clause, lexicon.clause_polarity(clause))
+    scorer = getattr(backend, "clause_backend", backend)
+
+    def batch(clauses: list[str]) -> list[float]:
+        todo = sorted({c for c in clauses if c not in known})
+        if todo:
+            probs = scorer.predict_proba(todo)
+            known.update(zip(todo, (probs[:, 2] - probs[:, 0]).tolist(), strict=True))
+        return [known[c] for c in clauses]
+
+    return batch
 
 
 def score_texts(
@@ -134,8 +135,19 @@ def _score_normalised(
         probs = heads.sentiment(probs, features)
     labels, scores = probs_to_labels(probs)
     clause_lists = split_texts(norm)
-    polarity = _clause_polarities(backend, norm, clause_lists, scores)
-    analyses = analyze_clause_lists(clause_lists, polarity)
+    # with a polarity head every tactic's polarity is learned: clause polarity then only
+    # decides whether a thank-you is meant, so only thanking clauses are scored
+    heads_polarity = bool(
+        heads is not None
+        and features is not None
+        and heads.polarity_weights is not None
+        and heads.polarity_for_rules
+    )
+    analyses = analyze_clause_lists(
+        clause_lists,
+        batch_polarity=_clause_polarities(backend, norm, scores),
+        polarity_for_gratitude_only=heads_polarity,
+    )
     rows, model_id = _label_rows(analyses, heads, features, labels, backend.model_id, norm)
     risks = assess_risks(norm)
     frame = pd.DataFrame(
