@@ -10,11 +10,13 @@ so a short 「嗯」 after 「我们可以给您办分期」 reads differently f
   ``third_party``); a call's party state changes when a turn says so with confidence.
 - **agent labels**: threat, insult, impersonation, misleading, third_party_disclosure and
   new_debt per agent turn, from [the turn's character n-grams (``nlp.ngrams``: what is said
-  matters here, not the mood), the party so far, the rule engine's answer]. A label is set when the rule fires (the rules give the evidence span)
-  or the head's probability reaches its threshold (chosen on a tuning split); disclosure only
+  matters here, not the mood), the party so far, the rule engine's answer]. A label is set
+  when the rule fires (the rules give the evidence span) or the head's probability reaches its
+  threshold (chosen on out-of-fold scores and labelled whole calls); a learned disclosure only
   counts while someone other than the borrower is on the line.
 - **mood**: the callee's mood (negative / neutral / positive) per turn, read with the agent
-  turn before it: the call's start and end mood.
+  turn before it; the call's opening and closing mood combine a few of these turns
+  (:meth:`CallHeads.call_moods`).
 
 Trained by ``python -m nlp train-call-heads`` (``training.call_heads``) into
 ``nlp/model/call_heads.npz``; without that file the rules stand alone.
