@@ -554,12 +554,39 @@ def ingest_calls_bytes(
     if calls.empty:
         raise IngestError("文件中没有通话")
     scored = score_calls(calls, turns, model=model or scoring_model(store), progress=progress)
-    batch_id = store_calls_batch(
+    return store_scored_calls(
         store,
         calls,
         turns,
         scored.turn_labels,
         scored.analyses,
+        file_name=file_name,
+        sha=sha,
+        uploaded_by=uploaded_by,
+        started=t0,
+    )
+
+
+def store_scored_calls(
+    store: Store,
+    calls: pd.DataFrame,
+    turns: pd.DataFrame,
+    turn_labels: pd.DataFrame,
+    analyses: list,
+    *,
+    file_name: str,
+    sha: str,
+    uploaded_by: str,
+    started: float,
+) -> IngestResult:
+    """Store one scored calls batch (all or nothing) and say what was stored; the reader's
+    notes become warnings."""
+    batch_id = store_calls_batch(
+        store,
+        calls,
+        turns,
+        turn_labels,
+        analyses,
         file_name=file_name,
         sha=sha,
         uploaded_by=uploaded_by,
@@ -570,8 +597,8 @@ def ingest_calls_bytes(
         "calls",
         len(calls),
         warnings=notes,
-        model_id=str(scored.turn_labels["model"].iloc[0]),
-        seconds=time.time() - t0,
+        model_id=str(turn_labels["model"].iloc[0]) if len(turn_labels) else None,
+        seconds=time.time() - started,
     )
 
 

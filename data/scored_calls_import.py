@@ -27,8 +27,8 @@ from typing import Any
 
 import pandas as pd
 
-from data.batches import find_batch, sha256_bytes, store_calls_batch
-from data.ingest import IngestError, IngestResult, Problem
+from data.batches import find_batch, sha256_bytes
+from data.ingest import IngestError, IngestResult, Problem, store_scored_calls
 from data.store import Store
 from nlp.labels import RULE_CATALOG, SENTIMENTS
 
@@ -349,7 +349,7 @@ def import_scored_calls(
     except TranscriptError as exc:
         raise IngestError(str(exc), [Problem(exc.line, exc.column, str(exc))]) from exc
     turns, turn_labels, analyses = parse_analysed_calls(lines, calls, turns, path.name)
-    batch_id = store_calls_batch(
+    return store_scored_calls(
         store,
         calls,
         turns,
@@ -358,13 +358,5 @@ def import_scored_calls(
         file_name=file_name or path.name,
         sha=sha,
         uploaded_by=uploaded_by,
-    )
-    notes = [Problem(None, None, n, "warning") for n in calls.attrs.get("notes", [])]
-    return IngestResult(
-        batch_id,
-        "calls",
-        len(calls),
-        warnings=notes,
-        model_id=str(turn_labels["model"].iloc[0]) if len(turn_labels) else None,
-        seconds=time.time() - t0,
+        started=t0,
     )

@@ -24,6 +24,11 @@ class NlpConfig:
     onnx_threads: int  # BV_ONNX_THREADS: ONNX Runtime threads per process (0 = every core)
     heads: str  # BV_HEADS: default (the committed label heads) | off (rules alone) | PATH
 
+    @property
+    def heads_off(self) -> bool:
+        """``BV_HEADS`` turns every learned layer off (label heads, risk model, call heads)."""
+        return self.heads.lower() in ("off", "none", "0")
+
 
 def nlp_config() -> NlpConfig:
     """Read the core's settings now (cheap; call it where needed rather than caching)."""

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -113,11 +112,10 @@ class Heads:
 
     def save(self, path: Path) -> None:
         """Write ``path`` (npz) and its card beside it (``.json``)."""
+        from nlp.modelfiles import save_with_card
         from nlp.ngrams import vocab_arrays
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(
-            path,
+        arrays = dict(
             grams=vocab_arrays(self.vocab),
             idf=self.idf.astype(np.float32),
             mean=self.mean.astype(np.float32),
@@ -144,10 +142,7 @@ class Heads:
                 else {}
             ),
         )
-        card = {**self.card, "names": list(self.names)}
-        path.with_suffix(".json").write_text(
-            json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
+        save_with_card(path, arrays, {**self.card, "names": list(self.names)})
 
 
 def rule_hits(analyses: Sequence, names: Sequence[str]) -> np.ndarray:
@@ -173,51 +168,44 @@ def load_heads(path: Path | None = None) -> Heads | None:
     from nlp.modelfiles import HEADS_PATH
 
     if path is None:
-        setting = nlp_config().heads
-        if setting.lower() in ("off", "none", "0"):
+        config = nlp_config()
+        if config.heads_off:
             return None
-        path = HEADS_PATH if setting == "default" else Path(setting)
+        path = HEADS_PATH if config.heads == "default" else Path(config.heads)
     return _load(Path(path))
 
 
 @lru_cache(maxsize=4)
 def _load(path: Path) -> Heads | None:
-    card_path = path.with_suffix(".json")
-    if not path.exists() or not card_path.exists():
+    from nlp.modelfiles import read_with_card
+
+    found = read_with_card(path)
+    if found is None or "grams" not in found[0]:  # no heads, or heads before n-gram heads
         return None
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    with np.load(path) as data:
-        if "grams" not in data:  # heads on encoder features, before n-gram heads
-            return None
-        return Heads(
-            names=tuple(card["names"]),
-            vocab={g: i for i, g in enumerate(data["grams"].tolist())},
-            idf=data["idf"].astype(np.float64),
-            mean=data["mean"].astype(np.float64),
-            scale=data["scale"].astype(np.float64),
-            weights=data["weights"].astype(np.float64),
-            bias=data["bias"].astype(np.float64),
-            thresholds=data["thresholds"].astype(np.float64),
-            card=card,
-            sentiment_weights=(
-                data["sentiment_weights"].astype(np.float64)
-                if "sentiment_weights" in data
-                else None
-            ),
-            sentiment_bias=(
-                data["sentiment_bias"].astype(np.float64) if "sentiment_bias" in data else None
-            ),
-            sentiment_mix=float(data["sentiment_mix"]) if "sentiment_mix" in data else 0.0,
-            polarity_weights=(
-                data["polarity_weights"].astype(np.float64) if "polarity_weights" in data else None
-            ),
-            polarity_bias=(
-                data["polarity_bias"].astype(np.float64) if "polarity_bias" in data else None
-            ),
-            polarity_for_rules=bool(data["polarity_for_rules"])
-            if "polarity_for_rules" in data
-            else False,
-        )
+    data, card = found
+
+    def floats(key: str) -> np.ndarray | None:
+        return data[key].astype(np.float64) if key in data else None
+
+    return Heads(
+        names=tuple(card["names"]),
+        vocab={g: i for i, g in enumerate(data["grams"].tolist())},
+        idf=floats("idf"),
+        mean=floats("mean"),
+        scale=floats("scale"),
+        weights=floats("weights"),
+        bias=floats("bias"),
+        thresholds=floats("thresholds"),
+        card=card,
+        sentiment_weights=floats("sentiment_weights"),
+        sentiment_bias=floats("sentiment_bias"),
+        sentiment_mix=float(data["sentiment_mix"]) if "sentiment_mix" in data else 0.0,
+        polarity_weights=floats("polarity_weights"),
+        polarity_bias=floats("polarity_bias"),
+        polarity_for_rules=bool(data["polarity_for_rules"])
+        if "polarity_for_rules" in data
+        else False,
+    )
 
 
 def merged_labels(

@@ -27,6 +27,31 @@ EXPORT_VERSION = 3  # 2: the ONNX model also outputs the encoder features (label
 HEADS_PATH = WEIGHTS_DIR / "heads.npz"  # the committed label heads (``nlp.heads``)
 
 
+def save_with_card(path: Path, arrays: dict, card: dict) -> None:
+    """Write the small learned models' files: ``path`` (compressed npz of ``arrays``) and its
+    card beside it (``.json``), creating the folder."""
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    path.with_suffix(".json").write_text(
+        json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+
+
+def read_with_card(path: Path) -> tuple[dict, dict] | None:
+    """``(arrays, card)`` as :func:`save_with_card` wrote them; ``None`` when either file is
+    missing."""
+    import numpy as np
+
+    card_path = path.with_suffix(".json")
+    if not path.exists() or not card_path.exists():
+        return None
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    return arrays, json.loads(card_path.read_text(encoding="utf-8"))
+
+
 class ModelNotBuiltError(RuntimeError):
     """The default model directory is missing or was built from other committed weights."""
 

@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -207,20 +206,11 @@ class RiskModel:
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
     def save(self, path: Path) -> None:
+        from nlp.modelfiles import save_with_card
         from nlp.ngrams import vocab_arrays
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(
-            path,
-            grams=vocab_arrays(self.vocab),
-            idf=self.idf.astype(np.float32),
-            weights=self.weights.astype(np.float32),
-            bias=self.bias.astype(np.float32),
-            thresholds=self.thresholds.astype(np.float32),
-        )
-        path.with_suffix(".json").write_text(
-            json.dumps(self.card, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
+        arrays = {k: getattr(self, k).astype(np.float32) for k in _RISK_ARRAYS}
+        save_with_card(path, {"grams": vocab_arrays(self.vocab), **arrays}, self.card)
 
 
 def load_risk_model(path: Path | None = None) -> RiskModel | None:
@@ -228,21 +218,26 @@ def load_risk_model(path: Path | None = None) -> RiskModel | None:
     from nlp.config import nlp_config
 
     if path is None:
-        if nlp_config().heads.lower() in ("off", "none", "0"):
+        if nlp_config().heads_off:
             return None
         path = RISK_MODEL_PATH
     return _load_model(Path(path))
 
 
+_RISK_ARRAYS = ("idf", "weights", "bias", "thresholds")
+
+
 @lru_cache(maxsize=2)
 def _load_model(path: Path) -> RiskModel | None:
-    if not path.exists() or not path.with_suffix(".json").exists():
+    from nlp.modelfiles import read_with_card
+
+    found = read_with_card(path)
+    if found is None:
         return None
-    with np.load(path) as d:
-        grams = d["grams"].tolist()
-        arrays = {k: d[k].astype(np.float64) for k in ("idf", "weights", "bias", "thresholds")}
-    card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    return RiskModel(vocab={g: i for i, g in enumerate(grams)}, card=card, **arrays)
+    d, card = found
+    arrays = {k: d[k].astype(np.float64) for k in _RISK_ARRAYS}
+    vocab = {g: i for i, g in enumerate(d["grams"].tolist())}
+    return RiskModel(vocab=vocab, card=card, **arrays)
 
 
 def cue_matrix(found: list[dict[str, str]]) -> np.ndarray:

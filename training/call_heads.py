@@ -28,7 +28,6 @@ figures. About two minutes on two cores.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from datetime import date
@@ -47,7 +46,14 @@ from nlp.compliance.learned import (
     position_onehot,
 )
 from nlp.labels import SENTIMENTS
-from training.heads import _prf, encode, fit_head, negative_weight, weighted_threshold
+from training.heads import (
+    _prf,
+    encode,
+    fit_head,
+    jsonl_records,
+    negative_weight,
+    weighted_threshold,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENT_DIR = ROOT / "nlp" / "train_data" / "agent_turns"
@@ -65,15 +71,6 @@ calls), so each agent label's threshold is chosen with its negatives weighted up
 share. Which share of :data:`TURN_PREVALENCES` is used is chosen on the labelled whole calls
 (``calls_tune``): the one whose thresholds give the best call-level micro-F1 there (when two
 tie, the one nearer the prior)."""
-
-
-def _records(folder: Path) -> list[dict]:
-    return [
-        json.loads(line)
-        for path in sorted(folder.glob("*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
 
 
 def _before(rec: dict) -> str | None:
@@ -155,7 +152,7 @@ def train(log=print, c: float = 0.3, agent_c: float = 10.0, mood_c: float = 0.1)
     """Train the party, agent-label and mood heads; return them with their card."""
     from nlp.compliance.engine import default_engine
 
-    agent, callee = _records(AGENT_DIR), _records(CALLEE_DIR)
+    agent, callee = jsonl_records(AGENT_DIR), jsonl_records(CALLEE_DIR)
     if not agent or not callee:
         raise SystemExit(f"no labelled turns in {AGENT_DIR} or {CALLEE_DIR}")
     ordinary = _ordinary_agent_turns()
@@ -188,7 +185,7 @@ def train(log=print, c: float = 0.3, agent_c: float = 10.0, mood_c: float = 0.1)
 
     # the callee's mood in context: the labelled callee turns and every callee turn of the
     # labelled whole calls (read in their call), standardised like the party head's input
-    calls = _records(CALLS_DIR)
+    calls = jsonl_records(CALLS_DIR)
     call_turns, call_of = _call_turn_records(calls)
     z_calls = (_pairs(call_turns, log) - mean) / scale if call_turns else z_callee[:0]
     moods = np.asarray([SENTIMENTS.index(r.get("mood", "neutral")) for r in callee + call_turns])
@@ -276,7 +273,7 @@ def train(log=print, c: float = 0.3, agent_c: float = 10.0, mood_c: float = 0.1)
         p: [weighted_threshold(o, y, prevalence=p) for o, y in zip(oofs, ys, strict=True)]
         for p in TURN_PREVALENCES
     }
-    scores = _call_level_scores(heads, _records(CALLS_DIR), grid, engine, log)
+    scores = _call_level_scores(heads, calls, grid, engine, log)
     share = max(
         TURN_PREVALENCES, key=lambda p: (scores.get(p, 0.0), -abs(np.log(p / TURN_PREVALENCE)))
     )

@@ -61,6 +61,17 @@ def _head_values(rec: dict) -> dict[str, float]:
     return {h: (float(h in found) if has[h.split(":")[0]] else np.nan) for h in HEAD_NAMES}
 
 
+def jsonl_records(*folders: Path) -> list[dict]:
+    """Every record of every ``*.jsonl`` file in ``folders`` (files in name order)."""
+    return [
+        json.loads(line)
+        for folder in folders
+        for path in sorted(folder.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
 def labelled_frame(paths: list[Path] | None = None) -> pd.DataFrame:
     """Hand-labelled texts (default: ``nlp/train_data/labelled/*.jsonl``), a column per head."""
     rows = []

@@ -24,7 +24,6 @@ least twice. About a minute on two cores.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 from nlp.labels import RISK_FLAGS
 from nlp.risk import RISK_MODEL_PATH, RiskModel, cue_matrix, find_risks_many, model_text
 from nlp.textnorm import normalize_many
-from training.heads import weighted_threshold
+from training.heads import jsonl_records, weighted_threshold
 
 ROOT = Path(__file__).resolve().parents[1]
 RISK = ROOT / "nlp" / "train_data" / "risk"
@@ -55,15 +54,6 @@ MIN_DF = 2
 FOLDS = 5
 
 
-def _records(paths: list[Path]) -> list[dict]:
-    return [
-        json.loads(line)
-        for path in paths
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-
-
 def _figures(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     tp, fp = float((pred & y).sum()), float((pred & ~y).sum())
     fn = float((~pred & y).sum())
@@ -79,10 +69,10 @@ def train(log=print, c: float = 10.0, cue_weight: float = 1.0) -> RiskModel:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import normalize as l2
 
-    risk = _records(sorted(RISK.glob("*.jsonl")))
+    risk = jsonl_records(RISK)
     if not risk:
         raise SystemExit(f"no risk texts in {RISK}")
-    borrower = _records(sorted(LABELLED.glob("*.jsonl"))) + _records(sorted(CALLEE.glob("*.jsonl")))
+    borrower = jsonl_records(LABELLED, CALLEE)
     texts = normalize_many([r["text"] for r in risk] + [r["text"] for r in borrower])
     cues = find_risks_many(texts)
     labels = np.full((len(texts), len(RISK_FLAGS)), np.nan)

@@ -24,7 +24,6 @@ Trained by ``python -m nlp train-call-heads`` (``training.call_heads``) into
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -155,6 +154,7 @@ class CallHeads:
         return out[0], out[1]
 
     def save(self, path: Path) -> None:
+        from nlp.modelfiles import save_with_card
         from nlp.ngrams import vocab_arrays
 
         arrays = {
@@ -172,12 +172,8 @@ class CallHeads:
                 "mood_bias",
             )
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, agent_grams=vocab_arrays(self.agent_vocab), **arrays)
         card = {**self.card, "party_names": list(self.party_names)}
-        path.with_suffix(".json").write_text(
-            json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
+        save_with_card(path, {"agent_grams": vocab_arrays(self.agent_vocab), **arrays}, card)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -190,7 +186,7 @@ def load_call_heads(path: Path | None = None) -> CallHeads | None:
     from nlp.config import nlp_config
 
     if path is None:
-        if nlp_config().heads.lower() in ("off", "none", "0"):
+        if nlp_config().heads_off:
             return None
         path = CALL_HEADS_PATH
     return _load(Path(path))
@@ -198,14 +194,14 @@ def load_call_heads(path: Path | None = None) -> CallHeads | None:
 
 @lru_cache(maxsize=2)
 def _load(path: Path) -> CallHeads | None:
-    card_path = path.with_suffix(".json")
-    if not path.exists() or not card_path.exists():
+    from nlp.modelfiles import read_with_card
+
+    found = read_with_card(path)
+    if found is None:
         return None
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    with np.load(path) as d:
-        grams = d["agent_grams"].tolist()
-        arrays = {k: d[k].astype(np.float64) for k in d.files if k != "agent_grams"}
-    vocab = {g: i for i, g in enumerate(grams)}
+    d, card = found
+    arrays = {k: v.astype(np.float64) for k, v in d.items() if k != "agent_grams"}
+    vocab = {g: i for i, g in enumerate(d["agent_grams"].tolist())}
     return CallHeads(party_names=tuple(card["party_names"]), card=card, agent_vocab=vocab, **arrays)
 
 
