@@ -14,17 +14,18 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from data.batches import (
+    IngestResult,
     delete_batch,
     find_batch,
     sha256_bytes,
     store_calls_batch,
+    store_scored_calls,
     store_survey_batch,
 )
 from data.models import scoring_model  # the promoted model version, else the configured one
@@ -110,32 +111,6 @@ _GUESSES: list[tuple[str, tuple[str, ...]]] = [
 
 IngestError = InputError
 """Raised when a file cannot be stored; the reader's error, so one ``except`` catches both."""
-
-
-@dataclass
-class IngestResult:
-    """What an ingest did."""
-
-    batch_id: str | None
-    kind: str
-    rows: int
-    duplicate: bool = False
-    warnings: list[Problem] = field(default_factory=list)
-    model_id: str | None = None
-    seconds: float = 0.0
-    skipped_duplicates: int = 0
-    kept_duplicates: int = 0
-
-    def summary(self) -> str:
-        if self.duplicate:
-            return f"该文件已导入过（批次 {self.batch_id}），未重复存储。"
-        skipped = f"{self.skipped_duplicates:,} 行已存在，已跳过" if self.skipped_duplicates else ""
-        if self.batch_id is None:
-            return f"{skipped}；没有新的行需要导入。"
-        done = f"已导入 {self.rows:,} 条{'问卷回答' if self.kind == 'survey' else '通话'}，批次 {self.batch_id}"
-        if self.kept_duplicates:
-            done += f"（其中 {self.kept_duplicates:,} 行与已有数据重复，按要求仍导入）"
-        return f"{done}；{skipped}。" if skipped else f"{done}。"
 
 
 # --------------------------------------------------------------------------- mapping
@@ -564,41 +539,6 @@ def ingest_calls_bytes(
         sha=sha,
         uploaded_by=uploaded_by,
         started=t0,
-    )
-
-
-def store_scored_calls(
-    store: Store,
-    calls: pd.DataFrame,
-    turns: pd.DataFrame,
-    turn_labels: pd.DataFrame,
-    analyses: list,
-    *,
-    file_name: str,
-    sha: str,
-    uploaded_by: str,
-    started: float,
-) -> IngestResult:
-    """Store one scored calls batch (all or nothing) and say what was stored; the reader's
-    notes become warnings."""
-    batch_id = store_calls_batch(
-        store,
-        calls,
-        turns,
-        turn_labels,
-        analyses,
-        file_name=file_name,
-        sha=sha,
-        uploaded_by=uploaded_by,
-    )
-    notes = [Problem(None, None, n, "warning") for n in calls.attrs.get("notes", [])]
-    return IngestResult(
-        batch_id,
-        "calls",
-        len(calls),
-        warnings=notes,
-        model_id=str(turn_labels["model"].iloc[0]) if len(turn_labels) else None,
-        seconds=time.time() - started,
     )
 
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import pandas as pd
 
-from data.batches import find_batch, sha256_bytes
-from data.ingest import IngestError, IngestResult, Problem, store_scored_calls
+from data.batches import find_batch, sha256_bytes, store_scored_calls
+from data.ingest import IngestError, IngestResult, Problem
 from data.store import Store
 from nlp.labels import RULE_CATALOG, SENTIMENTS
 
