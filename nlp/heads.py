@@ -172,6 +172,10 @@ def load_heads(path: Path | None = None) -> Heads | None:
         if config.heads_off:
             return None
         path = HEADS_PATH if config.heads == "default" else Path(config.heads)
+        if config.heads != "default" and not path.exists():  # a typo must not silently
+            raise FileNotFoundError(  # fall back to the rules
+                f"BV_HEADS={config.heads!r}：找不到标签头文件（可用 default、off 或 .npz 路径）"
+            )
     return _load(Path(path))
 
 

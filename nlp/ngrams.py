@@ -9,8 +9,6 @@ L2-normalised rows at run time without scikit-learn.
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -23,18 +21,20 @@ def tfidf_rows(texts: Sequence[str], vocab: Mapping[str, int], idf: np.ndarray):
     from scipy.sparse import csr_matrix
 
     get = vocab.get
-    rows, cols, vals = [], [], []
+    cols: list[int] = []
+    lengths = np.zeros(len(texts), dtype=np.int64)
     for row, text in enumerate(texts):
-        ids = Counter(
-            col
-            for n in NGRAMS
-            for i in range(len(text) - n + 1)
-            if (col := get(text[i : i + n])) is not None
-        )
-        rows += [row] * len(ids)
-        cols += ids.keys()
-        vals += [1.0 + math.log(c) for c in ids.values()]
-    x = csr_matrix((vals, (rows, cols)), shape=(len(texts), len(idf))).multiply(idf).tocsr()
+        grams = [text[i : i + n] for n in NGRAMS for i in range(len(text) - n + 1)]
+        ids = [col for col in map(get, grams) if col is not None]
+        cols += ids
+        lengths[row] = len(ids)
+    width = len(idf)
+    keys = np.repeat(np.arange(len(texts), dtype=np.int64), lengths) * width + np.asarray(
+        cols, dtype=np.int64
+    )
+    keys, counts = np.unique(keys, return_counts=True)  # sorted: row-major, as CSR wants
+    vals = (1.0 + np.log(counts)) * np.asarray(idf, dtype=np.float64)[keys % width]
+    x = csr_matrix((vals, (keys // width, keys % width)), shape=(len(texts), width))
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     return csr_matrix(x.multiply(1.0 / np.where(norms > 0, norms, 1.0)[:, None]))
 

@@ -188,18 +188,40 @@ def normalize(text: str) -> str:
     """
     if not text:
         return ""
+    if text in _RECENT_OUTPUTS:  # already normal (the steps are idempotent)
+        return text
+    out = _normalize(text)
+    if len(_RECENT_OUTPUTS) >= _RECENT_LIMIT:
+        _RECENT_OUTPUTS.clear()
+    _RECENT_OUTPUTS[out] = None
+    return out
+
+
+# Recent outputs of `normalize`: the pipeline normalises a batch once and its ensemble members
+# and rule layers normalise their inputs again; this makes the second pass free.
+_RECENT_OUTPUTS: dict[str, None] = {}
+_RECENT_LIMIT = 200_000
+
+
+def _normalize(text: str) -> str:
     text = to_simplified(text)
     text = text.translate(_WIDTH_TABLE)
     if "," in text:
         text = _ASCII_COMMA_RE.sub("，", text)
     text = _NEWLINE_RUN_RE.sub("\n", text)
     text = _SPACE_RUN_RE.sub(" ", text).strip()
+    if " " in text:  # first, so that 。 。 and ， ， are runs the next steps see
+        text = _SPACE_AROUND_PUNCT_RE.sub(r"\1", text)
     if "." in text or "。" in text or "…" in text:
         text = _ELLIPSIS_RE.sub("…", text)
+        if "…" in text:  # 。... became 。…, one ellipsis
+            text = _ELLIPSIS_RE.sub("…", text)
     text = _BANG_QUESTION_RE.sub(_squash_bang_question, text)
     text = _REPEAT_RE.sub(r"\1", text)
-    if " " in text:
+    if " " in text:  # and again: ... ... became … …
         text = _SPACE_AROUND_PUNCT_RE.sub(r"\1", text)
+        if "…" in text:
+            text = _ELLIPSIS_RE.sub("…", text)
     return _get_shorthand().apply(text)
 
 

@@ -25,7 +25,7 @@ def fit_tfidf(texts: Sequence[str], labels: Sequence[int], c: float = 4.0) -> Tf
     clf = LogisticRegression(C=c, max_iter=3000).fit(x, np.asarray(labels))
     if len(clf.classes_) != 3:
         raise ValueError("training data must hold all three classes")
-    return TfidfModel(vec, clf.coef_, clf.intercept_)
+    return TfidfModel.from_vectorizer(vec, clf.coef_, clf.intercept_)
 
 
 def main_train_tfidf(argv: list[str] | None = None) -> int:

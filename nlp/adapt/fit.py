@@ -73,7 +73,7 @@ def _ngram(texts: list[str], y: np.ndarray):
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
     x = vec.fit_transform(texts)
     clf = _logistic(4.0).fit(x, y)
-    return TfidfModel(vec, clf.coef_, clf.intercept_)
+    return TfidfModel.from_vectorizer(vec, clf.coef_, clf.intercept_)
 
 
 def _head(design: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:

@@ -68,6 +68,12 @@ def test_heads_can_be_switched_off(monkeypatch) -> None:
     assert load_heads() is None
 
 
+def test_a_heads_path_that_does_not_exist_is_an_error_not_the_rules(monkeypatch, tmp_path):
+    monkeypatch.setenv("BV_HEADS", str(tmp_path / "no-such-heads.npz"))
+    with pytest.raises(FileNotFoundError, match="BV_HEADS"):
+        load_heads()
+
+
 def test_the_committed_heads_load_with_their_card() -> None:
     heads = load_heads()
     if heads is None:

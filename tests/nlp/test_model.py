@@ -158,6 +158,28 @@ def test_tfidf_training_round_trips_through_the_saved_file(tmp_path):
         fit_tfidf(texts * 3, [0, 0, 0, 2, 2, 2] * 3)
 
 
+def test_tfidf_member_scores_as_the_training_vectorizer_does():
+    """Scoring builds the rows without scikit-learn; they must be the vectorizer's rows."""
+    from training.tfidf import fit_tfidf
+
+    texts = ["态度很差  很失望", "服务太差了", "一般般吧", "还行吧一般", "非常好很满意OK", "很满意服务好"]
+    model = fit_tfidf(texts * 3, [0, 0, 1, 1, 2, 2] * 3)
+    probe = ["态度太差", "ＯＫ  很满意\t服务  好", "", "完全没见过的字"]
+    vec = _vectorizer_of(model)
+    logits = np.asarray(vec.transform(probe) @ model._coef.T) + model._intercept
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict_proba(probe), expected, rtol=1e-5, atol=1e-6)
+
+
+def _vectorizer_of(model):
+    from nlp.tfidf import make_vectorizer
+
+    vec = make_vectorizer(model._vocab)
+    vec.idf_ = model._idf
+    return vec
+
+
 def test_missing_default_model_is_an_actionable_error(tmp_path, monkeypatch):
     """The core never builds the model: it says which command does."""
     from nlp.sentiment import available_backends, get_backend

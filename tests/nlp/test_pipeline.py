@@ -90,6 +90,18 @@ def test_long_text_is_chunked_not_truncated():
     assert p_mixed[2] - p_mixed[0] < p_praise[2] - p_praise[0] - 0.3
 
 
+def test_chunk_pooling_averages_a_long_texts_chunks_by_length():
+    from nlp.sentiment import _pool_chunks
+
+    values = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.0, 0.0]])
+    # text 0 is chunks 0 and 1 (lengths 3 and 1); text 1 is chunk 2; text 2 is chunk 3
+    pooled = _pool_chunks(values, [0, 0, 1, 2], [3, 1, 5, 2], 3)
+    np.testing.assert_allclose(pooled, [[0.75, 0.25], [0.5, 0.5], [0.0, 0.0]])
+    single = _pool_chunks(values[:2], [0, 1], [4, 9], 2)
+    np.testing.assert_array_equal(single, values[:2])
+    assert _pool_chunks(None, [0], [1], 1) is None
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not DEV.exists(), reason="dev set missing")
 def test_default_model_quality_on_borrower_dev_set():

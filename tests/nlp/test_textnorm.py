@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import jieba
 import pytest
 
 from nlp.segment import get_tokenizer, split_clauses, tokenize
-from nlp.textnorm import normalize, normalize_many, to_simplified
+from nlp.textnorm import _normalize, normalize, normalize_many, to_simplified
+
+DATA = Path(__file__).resolve().parents[1] / "data"  # the dev sets: many writers' punctuation
 
 
 @pytest.mark.parametrize(
@@ -73,10 +78,25 @@ def test_contextual_homophone(raw: str, expected: str) -> None:
 
 
 def test_normalize_is_idempotent() -> None:
-    samples = ["催收員態度很差！！！cs一天打爆我電話", "利西太高了。。。", "网贷预期了三天"]
+    """`normalize` returns a text it produced before without redoing the steps, so the steps
+    themselves (`_normalize`) must be idempotent, also on spaced and mixed punctuation."""
+    samples = [
+        "催收員態度很差！！！cs一天打爆我電話",
+        "利西太高了。。。",
+        "网贷预期了三天",
+        "明亮… …以及",
+        "充电线。 。一样的",
+        "玻璃。 ...”这",
+        "80. ... 好",
+        "好， ，  行 ！ ！",
+    ]
+    for path in DATA.glob("*.jsonl"):
+        rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+        samples += [r["text"] for r in rows if isinstance(r.get("text"), str)]
     for text in samples:
-        once = normalize(text)
-        assert normalize(once) == once
+        once = _normalize(text)
+        assert _normalize(once) == once, text
+        assert normalize(text) == once and normalize(once) == once
 
 
 def test_normalize_many_and_none() -> None:
