@@ -162,7 +162,14 @@ def test_tfidf_member_scores_as_the_training_vectorizer_does():
     """Scoring builds the rows without scikit-learn; they must be the vectorizer's rows."""
     from training.tfidf import fit_tfidf
 
-    texts = ["态度很差  很失望", "服务太差了", "一般般吧", "还行吧一般", "非常好很满意OK", "很满意服务好"]
+    texts = [
+        "态度很差  很失望",
+        "服务太差了",
+        "一般般吧",
+        "还行吧一般",
+        "非常好很满意OK",
+        "很满意服务好",
+    ]
     model = fit_tfidf(texts * 3, [0, 0, 1, 1, 2, 2] * 3)
     probe = ["态度太差", "ＯＫ  很满意\t服务  好", "", "完全没见过的字"]
     vec = _vectorizer_of(model)
