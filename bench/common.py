@@ -36,7 +36,11 @@ SNOWNLP_TARGET = 1.5  # whole-process time of the default model, as a multiple o
 # name -> (table label, scores normalised text, has 3 classes)
 BACKENDS: dict[str, tuple[str, bool, bool]] = {
     "lexicon": ("lexicon (rules, no torch)", True, True),
-    "default": ("default: int8 ONNX + TF-IDF + lexicon ensemble (product)", True, True),
+    "default": (
+        "default: int8 ONNX + TF-IDF + lexicon ensemble + sentiment head (product)",
+        True,
+        True,
+    ),
     "default-onnx": ("default-onnx: int8 ONNX Runtime alone", True, True),
     "default-torch": ("default-torch: fp32 torch", True, True),
     "default-torch-int8": ("default-torch-int8: torch dynamic int8", True, True),

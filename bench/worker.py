@@ -92,7 +92,8 @@ def _describe(backend) -> str:
     """``0.5×e5-borrower-int8:4ab368e2 + 0.2×tfidf`` for an ensemble, else its model_id."""
     members = getattr(backend, "members", None)
     if members:
-        return " + ".join(f"{w:g}×{_describe(b)}" for b, w in members)
+        mixed = " + ".join(f"{w:g}×{_describe(b)}" for b, w in members)
+        return f"({mixed}) + sentiment head" if hasattr(backend, "ensemble") else mixed
     return str(getattr(backend, "model_id", type(backend).__name__))
 
 

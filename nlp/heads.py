@@ -86,7 +86,10 @@ class Heads:
         if self.sentiment_weights is None or not self.sentiment_mix:
             return probs
         x = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
-        z = x @ self.sentiment_weights.T + self.sentiment_bias
+        # einsum's own loop, not BLAS: a row's result must not depend on how many rows share
+        # the call (a matrix product's blocking does, in the last bits)
+        z = np.einsum("nd,kd->nk", x, self.sentiment_weights, optimize=False)
+        z = z + self.sentiment_bias
         e = np.exp(z - z.max(axis=1, keepdims=True))
         head = e / e.sum(axis=1, keepdims=True)
         return (1 - self.sentiment_mix) * probs + self.sentiment_mix * head

@@ -131,8 +131,6 @@ def _score_normalised(
     if heads is not None and features is None:  # a customer's own sentiment model
         features = _default_features(norm)
         heads = heads if features is not None else None
-    elif heads is not None:
-        probs = heads.sentiment(probs, features)
     labels, scores = probs_to_labels(probs)
     clause_lists = split_texts(norm)
     # with a polarity head every tactic's polarity is learned: clause polarity then only

@@ -397,6 +397,42 @@ def _default_ensemble(model_dir: Path) -> SentimentBackend:
     )
 
 
+class HeadMixedBackend:
+    """The default ensemble with the 3-class sentiment head mixed in (``nlp.heads``).
+
+    The ensemble learnt three classes mostly from binary reviews and calls almost no real text
+    neutral; the head, on the same run's encoder features, knows matter-of-fact finance talk.
+    It is part of the base model: an adapted version's layers sit on top of it. The heads are
+    looked up on every call, so ``BV_HEADS`` (off, or another file) applies at once.
+    """
+
+    def __init__(self, ensemble: EnsembleBackend) -> None:
+        self.ensemble = ensemble
+        self.model_id = ensemble.model_id
+        self.clause_backend = ensemble.clause_backend
+
+    def encode(self, texts, progress=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The mixed probabilities and the encoder features."""
+        from nlp.heads import load_heads
+
+        probs, features = self.ensemble.encode(texts, progress)
+        heads = load_heads() if features is not None else None
+        return (heads.sentiment(probs, features) if heads is not None else probs), features
+
+    def predict_proba(self, texts, progress=None) -> np.ndarray:
+        return self.encode(texts, progress)[0]
+
+    @property
+    def members(self) -> list[tuple[SentimentBackend, float]]:
+        """The ensemble's members and weights (for reports)."""
+        return self.ensemble.members
+
+
+def _default_with_head(model_dir: Path) -> SentimentBackend:
+    """The product default: the ensemble, then the sentiment head."""
+    return HeadMixedBackend(_default_ensemble(model_dir))
+
+
 def _default_torch(name: str, quantize: bool) -> Callable[[Path], SentimentBackend]:
     """A factory: the default model's torch weights, reported under ``name``."""
 
@@ -428,7 +464,12 @@ class _Entry:
 # name -> entry; the first is the product default. A new backend is one entry here.
 _REGISTRY: dict[str, _Entry] = {
     "default": _Entry(
-        "默认：微调 e5 Transformer（int8 ONNX）+ TF-IDF + 词典加权集成",
+        "默认：微调 e5 Transformer（int8 ONNX）+ TF-IDF + 词典加权集成，再混入情感头",
+        _default_with_head,
+        needs_model=True,
+    ),
+    "default-ensemble": _Entry(
+        "同一集成，不混入情感头（训练情感头与对照用）",
         _default_ensemble,
         needs_model=True,
     ),

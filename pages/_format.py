@@ -445,9 +445,12 @@ def heads_card_caption(card: Mapping[str, Any]) -> str:
         f"{integer(data.get('tuning_texts', 0))} 条上的 F1，不含开发集。"
     )
     if held:
+        used = sent.get("mix_used", sent.get("mix"))  # mix_used: a weight given at training
         line += (
-            f" 情感头混合权重 {sent.get('mix')}：金融论坛留出集三分类 Macro-F1 "
-            f"{held.get('without_head')} → {held.get('with_head')}。"
+            f" 情感头混合权重 {used}（调参集选出 {sent.get('mix')}）：金融论坛留出集三分类 "
+            f"Macro-F1 {held.get('without_head')} → {held.get('with_head')}。"
+            if used
+            else f" 情感头未混入情感判断（调参集选出的权重为 {sent.get('mix')}）。"
         )
     return line
 

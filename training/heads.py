@@ -120,7 +120,7 @@ def encode(texts: list[str], log, cache: Path = CACHE) -> tuple[np.ndarray, np.n
     from nlp.sentiment import default_model_dir, get_backend
     from nlp.textnorm import normalize_many
 
-    backend = get_backend("default")
+    backend = get_backend("default-ensemble")  # without the sentiment head trained here
     build = (default_model_dir() / BUILD_STAMP).read_text(encoding="utf-8")
     key = f"{backend.model_id} {build}"
     norm = normalize_many(texts)
@@ -207,7 +207,7 @@ def fit_head(
 
 
 def train(
-    log=print, c: float = 10.0, sentiment_mix: str = "0", c_features: float = 0.5
+    log=print, c: float = 10.0, sentiment_mix: str = "auto", c_features: float = 0.5
 ) -> tuple[Heads, dict]:
     """Train every head that has enough positives; return the heads and a report."""
     domain = labelled_frame()
@@ -265,11 +265,8 @@ def train(
         weights.append(w)
         biases.append(b)
         thresholds.append(threshold)
-    # the version names the training texts and the kind of head (char n-grams since 2026-12-02)
-    key = "\n".join(sorted(domain["text"])) + "\nheads: char-ngram tfidf"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
     card = {
-        "version": digest,
+        "version": "",  # set below, once the sentiment head's weight is known
         "date": date.today().isoformat(),
         "data": {
             "labelled_texts": len(domain),
@@ -285,6 +282,7 @@ def train(
         sentiment["mix"] = float(sentiment_mix)
         sentiment["report"]["mix_used"] = float(sentiment_mix)
     card["sentiment_head"] = sentiment["report"]
+    card["version"] = heads_version(domain["text"], sentiment["mix"])
     polarity = train_polarity(
         lambda texts: encode(texts, log), fit_domain, held_domain, (mean, scale), c_features
     )
@@ -310,6 +308,16 @@ def train(
     return heads, report
 
 
+def heads_version(texts, sentiment_mix: float) -> str:
+    """The version stamped on every score the heads give: it names the training texts, the
+    kind of head (char n-grams since 2026-12-02) and, when the sentiment head is mixed in, its
+    weight (it changes the sentiment column)."""
+    key = "\n".join(sorted(texts)) + "\nheads: char-ngram tfidf"
+    if sentiment_mix:
+        key += f"\nsentiment mix {sentiment_mix:g}"
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
 def _prf(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     pred = pred.astype(bool)
     tp = float((pred & (y == 1)).sum())
@@ -327,8 +335,8 @@ def main_train_heads(argv: list[str] | None = None) -> int:
     ap.add_argument("--c", type=float, default=10.0, help="标签头（字符 n-gram）正则化强度的倒数")
     ap.add_argument(
         "--sentiment-mix",
-        default="0",
-        help="情感头在情感判断中的权重：auto = 调参集上选出的权重；默认 0（不混合，见 README）",
+        default="auto",
+        help="情感头在情感判断中的权重：默认 auto = 调参集上选出的权重；0 = 不混合（见 README）",
     )
     args = ap.parse_args(argv)
     heads, report = train(lambda m: print(m, file=sys.stderr), args.c, args.sentiment_mix)

@@ -119,3 +119,17 @@ def test_call_facts_name_the_party_and_the_callees_risk_flags():
     line = call_facts({"party": "borrower", "risk_flags": ["self_harm", "hardship"]})
     assert line == "接听方：借款人本人 · 借款人风险：自伤/轻生、经济困难"
     assert call_facts({"party": None, "risk_flags": None}) == "接听方：未判断"
+
+
+def test_heads_caption_says_which_sentiment_weight_is_used():
+    from pages._format import heads_card_caption
+
+    card = {
+        "version": "v1",
+        "data": {"labelled_texts": 100, "tuning_texts": 20, "weibo_train": 50},
+        "sentiment_head": {"mix": 0.6, "finfe_heldout": {"without_head": 0.43, "with_head": 0.59}},
+    }
+    assert "情感头混合权重 0.6" in heads_card_caption(card)
+    card["sentiment_head"]["mix_used"] = 0.0
+    caption = heads_card_caption(card)
+    assert "未混入" in caption and "混合权重" not in caption

@@ -23,14 +23,21 @@ from nlp.sentiment import default_model_dir
 from training.adapt import main_adapt
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "corpora"
-FINFE = SHARED / "finfe_stock_forum_train.csv"
+SMP = SHARED / "smp2020_ewect_virus_train.csv"
+SMP_SENTIMENT = {
+    "happy": "positive",
+    "angry": "negative",
+    "sad": "negative",
+    "fear": "negative",
+    "neutral": "neutral",
+}
 needs_model = pytest.mark.skipif(
     not is_built(default_model_dir()), reason="default model not built (make model)"
 )
 needs_heads = pytest.mark.skipif(
     load_heads(HEADS_PATH) is None, reason="no committed n-gram label heads (train-heads)"
 )
-needs_finfe = pytest.mark.skipif(not FINFE.exists(), reason=f"{FINFE} absent (../shared)")
+needs_smp = pytest.mark.skipif(not SMP.exists(), reason=f"{SMP} absent (../shared)")
 
 
 def _labelled(n_per_class: int = 25) -> pd.DataFrame:
@@ -151,25 +158,29 @@ def test_the_layer_keeps_the_base_when_the_labels_are_noise() -> None:
     assert report["mix"] == 0.0 and layer.mix == 0.0
 
 
-def _finfe_sample(n: int, seed: int) -> pd.DataFrame:
-    raw = pd.read_csv(FINFE).dropna(subset=["text"])
-    return raw.sample(n=n, random_state=seed).rename(columns={"label": "sentiment"})
+def _weibo_sample(n: int, seed: int) -> pd.DataFrame:
+    """Real Weibo posts in three classes (SMP2020-EWECT: happy -> positive; angry, sad, fear ->
+    negative; neutral): real text with a neutral class that no sentiment weight was fitted on
+    (the shipped sentiment head learnt FinFE's neutral, so FinFE no longer tests adapting)."""
+    raw = pd.read_csv(SMP).dropna(subset=["text"])
+    raw = raw[raw["label"].isin(SMP_SENTIMENT)].sample(n=n, random_state=seed)
+    return pd.DataFrame({"text": raw["text"], "sentiment": raw["label"].map(SMP_SENTIMENT)})
 
 
 @needs_model
-@needs_finfe
+@needs_smp
 def test_adapting_on_a_small_real_sample_improves_the_held_back_rows(tmp_path) -> None:
-    frame, _ = read_labelled(_finfe_sample(320, 5), LabelColumns("text", sentiment="sentiment"))
-    out = tmp_path / "finfe-v1"
+    frame, _ = read_labelled(_weibo_sample(320, 5), LabelColumns("text", sentiment="sentiment"))
+    out = tmp_path / "weibo-v1"
     manifest = build.build_version(
         frame, out, by="tester", anchors=600, cache=tmp_path / "cache.npz"
     )
     held = manifest["metrics"]["heldback"]
-    assert held["after"]["rows"] == held["before"]["rows"] == 80
+    assert held["after"]["rows"] == held["before"]["rows"] and 75 <= held["after"]["rows"] <= 85
     assert held["after"]["sentiment_macro_f1"] > held["before"]["sentiment_macro_f1"] + 0.03
     assert manifest["built_by"] == "tester" and manifest["data"]["counts"]["sentiment"]
     assert json.loads((out / "adapted.json").read_text(encoding="utf-8")) == manifest
-    assert is_adapted(out) and not list(tmp_path.glob(".finfe-v1.partial-*"))
+    assert is_adapted(out) and not list(tmp_path.glob(".weibo-v1.partial-*"))
 
 
 @needs_model
