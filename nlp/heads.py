@@ -86,6 +86,8 @@ class Heads:
         if self.sentiment_weights is None or not self.sentiment_mix:
             return probs
         x = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        if self.sentiment_weights.shape[1] == x.shape[1] + len(SENTIMENTS):
+            x = sentiment_design(x, probs)  # a head stacked on the ensemble (since 2026-12-02)
         # einsum's own loop, not BLAS: a row's result must not depend on how many rows share
         # the call (a matrix product's blocking does, in the last bits)
         z = np.einsum("nd,kd->nk", x, self.sentiment_weights, optimize=False)
@@ -146,6 +148,13 @@ class Heads:
             ),
         )
         save_with_card(path, arrays, {**self.card, "names": list(self.names)})
+
+
+def sentiment_design(standardised: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """The sentiment head's inputs: the standardised encoder features and the log of the
+    ensemble's probabilities, so the head learns where to trust the ensemble (stacking: tuning
+    macro-F1 0.801 -> 0.806 against the features alone)."""
+    return np.hstack([standardised, np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-4, 1))])
 
 
 def rule_hits(analyses: Sequence, names: Sequence[str]) -> np.ndarray:

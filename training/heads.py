@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nlp.heads import HEAD_NAMES, Heads, rule_hits
+from nlp.heads import HEAD_NAMES, Heads, rule_hits, sentiment_design
 from nlp.labels import SENTIMENTS
 from nlp.modelfiles import HEADS_PATH
 from training.polarity_head import train_polarity
@@ -313,8 +313,8 @@ def heads_version(texts, sentiment_mix: float) -> str:
     kind of head (char n-grams since 2026-12-02) and, when the sentiment head is mixed in, its
     weight (it changes the sentiment column)."""
     key = "\n".join(sorted(texts)) + "\nheads: char-ngram tfidf"
-    if sentiment_mix:
-        key += f"\nsentiment mix {sentiment_mix:g}"
+    if sentiment_mix:  # the head reads the features and the ensemble's probabilities
+        key += f"\nsentiment head on features + ensemble, mix {sentiment_mix:g}"
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
@@ -370,8 +370,9 @@ def _sentiment_head(
     mean, scale = standard
 
     def run(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The ensemble's probabilities and the head's inputs (see ``sentiment_design``)."""
         probs, feats, _ = encode(frame["text"].tolist(), log)
-        return probs, (feats - mean) / scale
+        return probs, sentiment_design((feats - mean) / scale, probs)
 
     _, x_fit = run(fit)
     weights, bias = sh.fit(x_fit, fit["sentiment"].tolist(), c)
