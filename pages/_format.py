@@ -446,9 +446,16 @@ def heads_card_caption(card: Mapping[str, Any]) -> str:
     )
     if held:
         used = sent.get("mix_used", sent.get("mix"))  # mix_used: a weight given at training
+        weibo = sent.get("weibo_heldout_3class") or {}
         line += (
             f" 情感头混合权重 {used}（调参集选出 {sent.get('mix')}）：金融论坛留出集三分类 "
-            f"Macro-F1 {held.get('without_head')} → {held.get('with_head')}。"
+            f"Macro-F1 {held.get('without_head')} → {held.get('with_head')}"
+            + (
+                f"，微博留出集三分类 {weibo.get('without_head')} → {weibo.get('with_head')}"
+                if weibo
+                else ""
+            )
+            + "。"
             if used
             else f" 情感头未混入情感判断（调参集选出的权重为 {sent.get('mix')}）。"
         )

@@ -364,6 +364,7 @@ def _sentiment_head(
 
     fin_train, fin_tune, fin_held = sh.finfe_splits(SHARED, SEED)
     rev_train, rev_tune = sh.review_splits(SHARED, SEED)
+    smp_held = sh.smp_heldout(SHARED, SEED)
     fit = pd.concat([fit_domain[["text", "sentiment"]], fin_train, rev_train], ignore_index=True)
     fit = fit[fit["sentiment"].isin(SENTIMENTS)]
     domain_tune = tune_domain[tune_domain["sentiment"].isin(SENTIMENTS)]
@@ -393,6 +394,9 @@ def _sentiment_head(
         "tune_macro_f1_by_mix": scores,
         "finfe_heldout": sh.evaluate(mixed(fin_held), fin_held["sentiment"].tolist(), mix)
         if len(fin_held)
+        else {},
+        "weibo_heldout_3class": sh.evaluate(mixed(smp_held), smp_held["sentiment"].tolist(), mix)
+        if len(smp_held)
         else {},
         "fit_texts": len(fit),
         "tune_texts": sum(len(g[2]) for g in groups),

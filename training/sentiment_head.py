@@ -36,6 +36,31 @@ def finfe_splits(shared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     return rest.drop(tune.index), tune, held
 
 
+SMP_FILE = "smp2020_ewect_virus_train.csv"
+SMP_SENTIMENT = {
+    "happy": "positive",
+    "angry": "negative",
+    "sad": "negative",
+    "fear": "negative",
+    "neutral": "neutral",
+}  # surprise has no sentiment and is left out
+
+
+def smp_heldout(shared, seed: int, holdout: float = 0.2) -> pd.DataFrame:
+    """The label heads' held-out SMP2020 Weibo posts (the same rows as
+    ``training.heads.smp_frame``'s), with a 3-class ``sentiment``: real posts with a real
+    neutral class that no sentiment weight is fitted on."""
+    path = shared / SMP_FILE
+    if not path.exists():
+        return pd.DataFrame(columns=["text", "sentiment"])
+    raw = pd.read_csv(path).dropna(subset=["text"])
+    held = raw.sample(frac=holdout, random_state=seed)
+    held = held[held["label"].isin(SMP_SENTIMENT)]
+    return pd.DataFrame(
+        {"text": held["text"].astype(str), "sentiment": held["label"].map(SMP_SENTIMENT)}
+    )
+
+
 def macro_f1(gold: list[str], pred: list[str]) -> float:
     """Macro-F1 over the three sentiment classes present in ``gold``."""
     scores = []

@@ -130,6 +130,8 @@ def test_heads_caption_says_which_sentiment_weight_is_used():
         "sentiment_head": {"mix": 0.6, "finfe_heldout": {"without_head": 0.43, "with_head": 0.59}},
     }
     assert "情感头混合权重 0.6" in heads_card_caption(card)
+    card["sentiment_head"]["weibo_heldout_3class"] = {"without_head": 0.52, "with_head": 0.58}
+    assert "微博留出集三分类 0.52 → 0.58" in heads_card_caption(card)
     card["sentiment_head"]["mix_used"] = 0.0
     caption = heads_card_caption(card)
     assert "未混入" in caption and "混合权重" not in caption
