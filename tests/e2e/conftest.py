@@ -218,3 +218,17 @@ def page(browser, app: RunningApp, request: pytest.FixtureRequest):
             print(f"could not save the failure screenshot: {exc}")
         print(f"--- streamlit log (tail) ---\n{_tail(app.log)}")
     context.close()
+
+
+@pytest.fixture()
+def wait_idle():
+    """``wait_idle(page)``: wait until the app is connected and no script runs (a click that
+    lands during a rerun can be dropped)."""
+
+    def wait(page, timeout_ms: float = 60_000) -> None:
+        page.locator(
+            '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+            '[data-test-script-state="notRunning"]'
+        ).wait_for(timeout=timeout_ms)
+
+    return wait

@@ -78,7 +78,7 @@ def _wait_for_cookie(page, present: bool) -> dict | None:
     raise AssertionError(f"{COOKIE} cookie {'never set' if present else 'still there'}")
 
 
-def test_a_reload_keeps_the_login_and_the_page_and_logout_ends_it(login_page, login_app):
+def test_a_reload_keeps_the_login_and_the_page_and_logout_ends_it(login_page, login_app, wait_idle):
     page = login_page
     page.goto(login_app.url)
     page.get_by_label("用户名").fill("admin")
@@ -103,7 +103,9 @@ def test_a_reload_keeps_the_login_and_the_page_and_logout_ends_it(login_page, lo
     assert page.url.rstrip("/").endswith("/audit")
     expect(page.get_by_role("button", name="登录", exact=True)).to_have_count(0)
 
+    wait_idle(page)  # the reload's run is over: a click during a rerun can be dropped
     page.get_by_text("账号", exact=True).click()
+    wait_idle(page)
     page.get_by_role("button", name="退出登录").click()
     expect(page.get_by_role("button", name="登录", exact=True)).to_be_visible(timeout=LOAD_MS)
     _wait_for_cookie(page, present=False)
@@ -114,7 +116,7 @@ def test_a_reload_keeps_the_login_and_the_page_and_logout_ends_it(login_page, lo
     expect(account).to_have_count(0)
 
 
-def test_a_cookie_of_a_logged_out_session_does_not_log_in(login_page, login_app):
+def test_a_cookie_of_a_logged_out_session_does_not_log_in(login_page, login_app, wait_idle):
     """Copying the cookie aside before logout and sending it again gets the login form."""
     page = login_page
     page.goto(login_app.url)
@@ -124,7 +126,9 @@ def test_a_cookie_of_a_logged_out_session_does_not_log_in(login_page, login_app)
     expect(page.get_by_text("👤 admin")).to_be_visible(timeout=LOAD_MS)
     stolen = _wait_for_cookie(page, present=True)
 
+    wait_idle(page)
     page.get_by_text("账号", exact=True).click()
+    wait_idle(page)
     page.get_by_role("button", name="退出登录").click()
     _wait_for_cookie(page, present=False)
 
