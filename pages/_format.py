@@ -444,22 +444,18 @@ def heads_card_caption(card: Mapping[str, Any]) -> str:
         f"与 {integer(data.get('weibo_train', 0))} 条微博（愤怒、恐惧）；下表为调参集 "
         f"{integer(data.get('tuning_texts', 0))} 条上的 F1，不含开发集。"
     )
-    if held:
-        used = sent.get("mix_used", sent.get("mix"))  # mix_used: a weight given at training
-        weibo = sent.get("weibo_heldout_3class") or {}
-        line += (
-            f" 情感头混合权重 {used}（调参集选出 {sent.get('mix')}）：金融论坛留出集三分类 "
-            f"Macro-F1 {held.get('without_head')} → {held.get('with_head')}"
-            + (
-                f"，微博留出集三分类 {weibo.get('without_head')} → {weibo.get('with_head')}"
-                if weibo
-                else ""
-            )
-            + "。"
-            if used
-            else f" 情感头未混入情感判断（调参集选出的权重为 {sent.get('mix')}）。"
-        )
-    return line
+    if not held:
+        return line
+    used = sent.get("mix_used", sent.get("mix"))  # mix_used: a weight given at training
+    if not used:
+        return line + f" 情感头未混入情感判断（调参集选出的权重为 {sent.get('mix')}）。"
+    line += (
+        f" 情感头混合权重 {used}（调参集选出 {sent.get('mix')}）：金融论坛留出集三分类 "
+        f"Macro-F1 {held.get('without_head')} → {held.get('with_head')}"
+    )
+    if weibo := sent.get("weibo_heldout_3class"):
+        line += f"，微博留出集三分类 {weibo.get('without_head')} → {weibo.get('with_head')}"
+    return line + "。"
 
 
 # --------------------------------------------------------------------------- rates with their base

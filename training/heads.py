@@ -35,7 +35,6 @@ from training.polarity_head import train_polarity
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "nlp" / "train_data" / "labelled"
 SHARED = ROOT.parent / "shared" / "corpora"
-SMP_FILE = "smp2020_ewect_virus_train.csv"
 TUNE_RULES = ROOT / "tests" / "data" / "tune_rules.jsonl"  # the rules' tuning set (not dev)
 SMP_HEADS = {"emotion:anger": "angry", "emotion:fear": "fear"}
 MIN_POSITIVES = 20
@@ -92,17 +91,20 @@ def labelled_frame(paths: list[Path] | None = None) -> pd.DataFrame:
 
 def smp_frame(shared: Path = SHARED, holdout: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(train, held out)`` Weibo posts with the anger and fear columns (others unknown)."""
-    path = shared / SMP_FILE
-    if not path.exists():
+    from training.sentiment_head import smp_split
+
+    def heads_frame(posts: pd.DataFrame) -> pd.DataFrame:
+        frame = pd.DataFrame({"text": posts["text"]})
+        for head in HEAD_NAMES:
+            frame[head] = (
+                (posts["label"] == SMP_HEADS[head]).astype(float) if head in SMP_HEADS else np.nan
+            )
+        return frame
+
+    train, held = smp_split(shared, SEED, holdout)
+    if train.empty and held.empty:
         return pd.DataFrame(), pd.DataFrame()
-    raw = pd.read_csv(path).dropna(subset=["text"])
-    frame = pd.DataFrame({"text": raw["text"].astype(str)})
-    for head in HEAD_NAMES:
-        frame[head] = (
-            (raw["label"] == SMP_HEADS[head]).astype(float) if head in SMP_HEADS else np.nan
-        )
-    held = frame.sample(frac=holdout, random_state=SEED)
-    return frame.drop(held.index), held
+    return heads_frame(train), heads_frame(held)
 
 
 CACHE = ROOT / "var" / "heads_features.npz"  # per text: 3 sentiment probabilities + features
@@ -364,7 +366,7 @@ def _sentiment_head(
 
     fin_train, fin_tune, fin_held = sh.finfe_splits(SHARED, SEED)
     rev_train, rev_tune = sh.review_splits(SHARED, SEED)
-    smp_held = sh.smp_heldout(SHARED, SEED)
+    smp_held = sh.smp_sentiment(sh.smp_split(SHARED, SEED)[1])
     fit = pd.concat([fit_domain[["text", "sentiment"]], fin_train, rev_train], ignore_index=True)
     fit = fit[fit["sentiment"].isin(SENTIMENTS)]
     domain_tune = tune_domain[tune_domain["sentiment"].isin(SENTIMENTS)]

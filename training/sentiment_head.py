@@ -46,19 +46,24 @@ SMP_SENTIMENT = {
 }  # surprise has no sentiment and is left out
 
 
-def smp_heldout(shared, seed: int, holdout: float = 0.2) -> pd.DataFrame:
-    """The label heads' held-out SMP2020 Weibo posts (the same rows as
-    ``training.heads.smp_frame``'s), with a 3-class ``sentiment``: real posts with a real
-    neutral class that no sentiment weight is fitted on."""
+def smp_split(shared, seed: int, holdout: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(train, held out)`` SMP2020-EWECT Weibo posts with ``text`` and the six-way ``label``:
+    the one split the label heads and the sentiment head's check share."""
     path = shared / SMP_FILE
     if not path.exists():
-        return pd.DataFrame(columns=["text", "sentiment"])
+        empty = pd.DataFrame(columns=["text", "label"])
+        return empty, empty
     raw = pd.read_csv(path).dropna(subset=["text"])
+    raw = raw.assign(text=raw["text"].astype(str))[["text", "label"]]
     held = raw.sample(frac=holdout, random_state=seed)
-    held = held[held["label"].isin(SMP_SENTIMENT)]
-    return pd.DataFrame(
-        {"text": held["text"].astype(str), "sentiment": held["label"].map(SMP_SENTIMENT)}
-    )
+    return raw.drop(held.index), held
+
+
+def smp_sentiment(posts: pd.DataFrame) -> pd.DataFrame:
+    """Weibo posts with a 3-class ``sentiment`` (``SMP_SENTIMENT``; 'surprise' left out): real
+    posts with a real neutral class that no sentiment weight is fitted on."""
+    kept = posts[posts["label"].isin(SMP_SENTIMENT)]
+    return pd.DataFrame({"text": kept["text"], "sentiment": kept["label"].map(SMP_SENTIMENT)})
 
 
 def macro_f1(gold: list[str], pred: list[str]) -> float:

@@ -21,16 +21,10 @@ from nlp.heads import Heads, load_heads
 from nlp.modelfiles import HEADS_PATH, is_built
 from nlp.sentiment import default_model_dir
 from training.adapt import main_adapt
+from training.sentiment_head import SMP_FILE, smp_sentiment
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "corpora"
-SMP = SHARED / "smp2020_ewect_virus_train.csv"
-SMP_SENTIMENT = {
-    "happy": "positive",
-    "angry": "negative",
-    "sad": "negative",
-    "fear": "negative",
-    "neutral": "neutral",
-}
+SMP = SHARED / SMP_FILE
 needs_model = pytest.mark.skipif(
     not is_built(default_model_dir()), reason="default model not built (make model)"
 )
@@ -162,9 +156,8 @@ def _weibo_sample(n: int, seed: int) -> pd.DataFrame:
     """Real Weibo posts in three classes (SMP2020-EWECT: happy -> positive; angry, sad, fear ->
     negative; neutral): real text with a neutral class that no sentiment weight was fitted on
     (the shipped sentiment head learnt FinFE's neutral, so FinFE no longer tests adapting)."""
-    raw = pd.read_csv(SMP).dropna(subset=["text"])
-    raw = raw[raw["label"].isin(SMP_SENTIMENT)].sample(n=n, random_state=seed)
-    return pd.DataFrame({"text": raw["text"], "sentiment": raw["label"].map(SMP_SENTIMENT)})
+    posts = pd.read_csv(SMP).dropna(subset=["text"])
+    return smp_sentiment(posts).sample(n=n, random_state=seed)
 
 
 @needs_model
