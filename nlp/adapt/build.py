@@ -31,7 +31,15 @@ import pandas as pd
 
 from nlp.adapt import fit
 from nlp.adapt.labels import MIN_ROWS, label_counts
-from nlp.adapt.model import ENCODER, HEADS_FILE, MANIFEST, is_adapted, load_adapted, save_layers
+from nlp.adapt.model import (
+    ENCODER,
+    HEADS_FILE,
+    MANIFEST,
+    base_sentiment_head,
+    is_adapted,
+    load_adapted,
+    save_layers,
+)
 from nlp.labels import EMOTIONS, TACTICS
 
 ANCHORS = Path(__file__).resolve().parents[1] / "train_data" / "labelled"
@@ -348,6 +356,7 @@ def build_version(
         "base_path": base,
         "encoder": ENCODER,
         "encoder_id": _encoder_id(),
+        "sentiment_head": base_sentiment_head(),
         "data": {
             **(source or {}),
             "sha256": digest,

@@ -176,6 +176,16 @@ def load_adapted(path: Path) -> AdaptedModel:
     return AdaptedModel(path, manifest, tuple(load_layers(path)), heads)
 
 
+def base_sentiment_head() -> str:
+    """The version of the sentiment head mixed into the base model now ("" when none is): a
+    version's sentiment layers were fitted on the base's mixed probabilities, so they belong
+    to that head as much as to the encoder."""
+    heads = load_heads()
+    if heads is None or heads.sentiment_weights is None or not heads.sentiment_mix:
+        return ""
+    return str(heads.card.get("version", ""))
+
+
 class AdaptedBackend:
     """A sentiment backend: the shipped ensemble with the version's layers applied.
 
@@ -194,6 +204,12 @@ class AdaptedBackend:
             raise ValueError(
                 f"模型版本 {model.version} 基于编码器 {built_on} 训练，当前编码器是 "
                 f"{base.model_id}：请用当前模型重新训练（python -m nlp adapt）"
+            )
+        head_then = model.manifest.get("sentiment_head")  # absent in versions before 2026-12-02
+        if model.layers and head_then is not None and head_then != base_sentiment_head():
+            raise ValueError(
+                f"模型版本 {model.version} 基于情感头 {head_then or '（无）'} 训练，当前情感头是 "
+                f"{base_sentiment_head() or '（无）'}：请用当前模型重新训练（python -m nlp adapt）"
             )
         self.model = model
         self.base = base

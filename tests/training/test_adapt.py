@@ -16,7 +16,7 @@ import pytest
 
 from nlp.adapt import build, fit
 from nlp.adapt.labels import AdaptInputError, LabelColumns, read_labelled
-from nlp.adapt.model import SentimentLayer, is_adapted
+from nlp.adapt.model import SentimentLayer, base_sentiment_head, is_adapted
 from nlp.heads import Heads, load_heads
 from nlp.modelfiles import HEADS_PATH, is_built
 from nlp.sentiment import default_model_dir
@@ -265,6 +265,33 @@ def test_a_version_fitted_on_another_encoder_is_refused(tmp_path) -> None:
 
 
 @needs_model
+def test_a_version_fitted_on_another_sentiment_head_is_refused(tmp_path) -> None:
+    from nlp.adapt.model import save_layers
+    from nlp.sentiment import get_backend
+
+    dim = 4
+    layer = SentimentLayer(
+        mean=np.zeros(dim),
+        scale=np.ones(dim),
+        gate_weights=np.zeros(dim),
+        gate_bias=0.0,
+        head_weights=np.zeros((3, dim + 3)),
+        head_bias=np.zeros(3),
+        mix=0.5,
+    )
+    encoder = get_backend("default").model_id
+    for head, name in (("0000dead", "old"), (base_sentiment_head(), "now")):
+        (tmp_path / name).mkdir()
+        save_layers(tmp_path / name, [layer])
+        manifest = {"version": f"adapt-{name}", "encoder_id": encoder, "sentiment_head": head}
+        (tmp_path / name / "adapted.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ValueError, match="情感头 0000dead"):
+        get_backend.__wrapped__(str(tmp_path / "old"))
+    # fitted on the head mixed in now: accepted
+    assert get_backend.__wrapped__(str(tmp_path / "now")).model_id.endswith("+adapt-now")
+
+
+@needs_model
 def test_a_version_built_on_a_version_keeps_its_layers(tmp_path) -> None:
     frame, _ = read_labelled(_labelled(30), LabelColumns("text", sentiment="label"))
     cache = tmp_path / "c.npz"
@@ -273,6 +300,7 @@ def test_a_version_built_on_a_version_keeps_its_layers(tmp_path) -> None:
         frame, tmp_path / "v2", base=str(tmp_path / "v1"), anchors=300, cache=cache, ngram=False
     )
     assert second["base"] == first["version"]
+    assert first["sentiment_head"] == base_sentiment_head() != ""  # what the guard compares
     layers = first["learnt"]["sentiment_layers"]
     assert second["learnt"]["sentiment_layers"] >= layers
     assert second["metrics"]["heldback"]["before"] == first["metrics"]["heldback"]["after"]
