@@ -6,7 +6,7 @@ import os
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -166,6 +166,12 @@ def to_display_time(values, tz: str | None = None):
         return pd.NaT
     ts = pd.Timestamp(values)
     return ts.tz_convert(zone) if ts.tzinfo is not None else ts
+
+
+def display_today(tz: str | None = None) -> date:
+    """Today's date in the display time zone: the date a user there calls today (the server's
+    own ``date.today()`` is a day behind from 16:00 UTC on in Asia/Shanghai)."""
+    return pd.Timestamp.now(tz=tz or settings().display_tz).date()
 
 
 def format_display_time(values, fmt: str = "%Y-%m-%d %H:%M", tz: str | None = None):

@@ -24,6 +24,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from data import access
 from data.queries import BREAKDOWN_DIMENSIONS, PAGE_SIZE, Filters, Page
+from data.settings import display_today
 from nlp.labels import REQUEST_NAMES_ZH, SENTIMENT_NAMES_ZH, TACTIC_NAMES_ZH
 from pages import _cache as cache
 from pages import _charts as charts
@@ -225,7 +226,7 @@ def sidebar_filters() -> Filters:
     the URL (``FILTER_PARAMS``, only those not at their default)."""
     opts = cache.filter_options()
     lo, hi = opts["date_range"]
-    hi_d = pd.Timestamp(hi).date() if pd.notna(hi) else date.today()
+    hi_d = pd.Timestamp(hi).date() if pd.notna(hi) else display_today()
     lo_d = pd.Timestamp(lo).date() if pd.notna(lo) else hi_d - timedelta(days=365)
     d_min, d_max = lo_d - timedelta(days=366), hi_d + timedelta(days=366)
     for key in FILTER_KEYS:  # keep the choices when the user moves to another page
@@ -535,7 +536,7 @@ def monthly_summary(f: Filters, key: str) -> None:
     from data.report import monthly_summary_html
 
     with st.expander("月度摘要（可转发）"):
-        end = pd.Timestamp(f.date_to or pd.Timestamp.today())
+        end = pd.Timestamp(f.date_to or display_today())
         months = list(pd.period_range(end=end, periods=12, freq="M")[::-1])
         month = st.selectbox(
             "月份", months, key=f"{key}_month", format_func=lambda m: f"{m:%Y年%m月}"

@@ -1,10 +1,11 @@
 """审计日志：谁在何时做了什么（上传、删除、复核、显示原文、登录、角色变更），可筛选、可导出。"""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import streamlit as st
 
 from data import access
+from data.settings import display_today
 from pages import _cache as cache
 from pages import _session as session
 from pages import _widgets as widgets
@@ -13,7 +14,7 @@ actor = session.require("view_audit")
 st.title("审计日志")
 facets = access.audit_facets(cache.store(), actor)
 c = st.columns([2, 2, 2, 3])
-today = date.today()
+today = display_today()  # the audit dates are read in the display time zone
 dates = c[0].date_input("日期范围", value=(today - timedelta(days=30), today), key="au_dates")
 users = c[1].multiselect("用户", facets["actor"], key="au_users", placeholder="全部")
 actions = c[2].multiselect(

@@ -273,3 +273,12 @@ def test_drill_down_caption_names_the_selection_in_chinese_with_its_count():
         {"dim": "product", "value": "信用卡", "sentiment": "positive"}, 3
     )
     assert "2026年05月" in drill_caption({"period": date(2026, 5, 1), "freq": "month"}, 3)
+
+
+def test_today_is_the_display_time_zones_date() -> None:
+    from datetime import timedelta
+
+    from data.settings import display_today
+
+    # UTC+14 and UTC-12 are 26 hours apart: their dates always differ, whatever the server's
+    assert display_today("Etc/GMT-14") - display_today("Etc/GMT+12") in (timedelta(1), timedelta(2))
