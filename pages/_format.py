@@ -438,12 +438,20 @@ def heads_card_caption(card: Mapping[str, Any]) -> str:
     data = card.get("data", {})
     sent = card.get("sentiment_head", {})
     held = sent.get("finfe_heldout", {})
-    line = (
-        f"版本 {card.get('version', '?')}（{card.get('date', '')}）：训练 "
-        f"{integer(data.get('labelled_texts', 0) - data.get('tuning_texts', 0))} 条借款人标注文本"
-        f"与 {integer(data.get('weibo_train', 0))} 条微博（愤怒、恐惧）；下表为调参集 "
-        f"{integer(data.get('tuning_texts', 0))} 条上的 F1，不含开发集。"
-    )
+    if folds := data.get("folds"):  # thresholds on out-of-fold probabilities (2026-12-02)
+        line = (
+            f"版本 {card.get('version', '?')}（{card.get('date', '')}）：训练 "
+            f"{integer(data.get('labelled_texts', 0))} 条借款人标注文本与 "
+            f"{integer(data.get('weibo_train', 0))} 条微博（愤怒、恐惧）；下表为 {folds} 折交叉"
+            f"的折外 F1（{integer(data.get('tuning_texts', 0))} 条，含规则调参集），不含开发集。"
+        )
+    else:
+        line = (
+            f"版本 {card.get('version', '?')}（{card.get('date', '')}）：训练 "
+            f"{integer(data.get('labelled_texts', 0) - data.get('tuning_texts', 0))} 条借款人"
+            f"标注文本与 {integer(data.get('weibo_train', 0))} 条微博（愤怒、恐惧）；下表为调参集 "
+            f"{integer(data.get('tuning_texts', 0))} 条上的 F1，不含开发集。"
+        )
     if not held:
         return line
     used = sent.get("mix_used", sent.get("mix"))  # mix_used: a weight given at training

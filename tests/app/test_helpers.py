@@ -135,3 +135,6 @@ def test_heads_caption_says_which_sentiment_weight_is_used():
     card["sentiment_head"]["mix_used"] = 0.0
     caption = heads_card_caption(card)
     assert "未混入" in caption and "混合权重" not in caption
+    card["data"] |= {"folds": 5, "labelled_texts": 8000, "tuning_texts": 8200}
+    assert "训练 8,000 条借款人标注文本" in heads_card_caption(card)
+    assert "5 折交叉的折外 F1（8,200 条" in heads_card_caption(card)

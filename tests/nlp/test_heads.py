@@ -96,7 +96,7 @@ def _report(name: str) -> dict:
 # implicit set was written apart from every training text and never tuned on.
 FLOORS = {
     "dev_borrower.jsonl": {"emotions": 0.62, "complaint": 0.74, "aspect_detection": 0.76},
-    "dev_borrower_implicit.jsonl": {"emotions": 0.35, "complaint": 0.68, "aspect_detection": 0.66},
+    "dev_borrower_implicit.jsonl": {"emotions": 0.62, "complaint": 0.78, "aspect_detection": 0.72},
 }
 
 
