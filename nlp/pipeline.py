@@ -104,7 +104,8 @@ def score_texts_with_features(
     if len(unique) == len(norm):
         return _score_normalised(norm, backend, progress)
     scored, features = _score_normalised(unique, backend, progress)
-    rows = [{text: i for i, text in enumerate(unique)}[t] for t in norm]
+    position = {text: i for i, text in enumerate(unique)}  # once: per text it was O(n²)
+    rows = [position[t] for t in norm]
     return (
         scored.iloc[rows].reset_index(drop=True),
         features[rows] if features is not None else None,
