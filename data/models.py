@@ -116,6 +116,21 @@ def current(store: Store) -> Version | None:
     return None if df.empty else _version(df.iloc[0])
 
 
+def unusable_reason(version: Version | None) -> str | None:
+    """Why a version cannot score on the models installed now (``None``: it can). A version's
+    sentiment layers belong to the encoder and the sentiment head they were fitted on; after
+    an upgrade that changed either, scoring with it is refused until it is rebuilt."""
+    if version is None:
+        return None
+    from nlp.sentiment import get_backend
+
+    try:
+        get_backend(version.dir)
+    except (ValueError, FileNotFoundError) as exc:
+        return str(exc)
+    return None
+
+
 def configured_model() -> str:
     """The model scoring uses when no version is promoted (``BV_SENTIMENT_MODEL``)."""
     from nlp.config import nlp_config

@@ -195,6 +195,11 @@ def section(store: Store, actor: Actor) -> None:
         _candidate(store, actor, shown)
     current = models.current(store)
     st.markdown(f"**当前版本：** {current.version_id if current else models.SHIPPED}")
+    if reason := models.unusable_reason(current):
+        st.error(
+            f"当前版本无法在现有模型上评分，上传会被拒绝：{reason}。"
+            "可回滚到上一版本，或用复核结果重新训练后启用。"
+        )
     job = rescore.job(store)
     if job is not None and job.state == "running":
         _rescore_progress(store)

@@ -8,7 +8,9 @@ seeded sample of 400 shipped borrower texts as anchors and a cache in the temp d
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +21,8 @@ from data.access import add_review
 from data.auth import AccessDenied, Actor
 from data.ingest import ingest_survey_bytes
 from nlp.adapt.build import anchor_frame
+from nlp.adapt.model import save_layers
+from nlp.heads import load_heads
 from nlp.modelfiles import is_built
 from nlp.sentiment import default_model_dir
 
@@ -250,6 +254,18 @@ def test_a_good_candidate_is_promoted_scores_new_data_and_rescores_the_store(
     assert models.version_of(next(iter(adapted))) == version.version_id
     assert models.stale_scores(tmp_store) == 0
 
+    # the same version as if fitted on another sentiment head (an upgrade retrained it)
+    assert models.unusable_reason(version) is None
+    old = tmp_path / "fitted-on-another-head"
+    shutil.copytree(version.dir, old)
+    manifest = json.loads((old / "adapted.json").read_text(encoding="utf-8"))
+    (old / "adapted.json").write_text(
+        json.dumps({**manifest, "sentiment_head": "0000dead"}), encoding="utf-8"
+    )
+    save_layers(old, [_zero_layer(dim=len(load_heads().mean))])  # layers fitted on that head
+    reason = models.unusable_reason(replace(version, dir=str(old)))
+    assert reason and "0000dead" in reason and "重新训练" in reason
+
 
 def test_a_rescore_also_redoes_the_calls_all_or_nothing(tmp_store) -> None:
     from data.ingest import ingest_calls_bytes
@@ -275,3 +291,20 @@ def test_a_rescore_also_redoes_the_calls_all_or_nothing(tmp_store) -> None:
     assert tmp_store.query(turn_models)["model_id"].tolist() == ["tfidf"]
     assert tmp_store.scalar("SELECT count(*) FROM call_analysis") == 1
     assert tmp_store.scalar("SELECT count(*) FROM scores WHERE target_kind = 'turn'") == 2
+
+
+def _zero_layer(dim: int):
+    """A sentiment layer that changes nothing (its gate and head weights are zero)."""
+    import numpy as np
+
+    from nlp.adapt.model import SentimentLayer
+
+    return SentimentLayer(
+        mean=np.zeros(dim),
+        scale=np.ones(dim),
+        gate_weights=np.zeros(dim),
+        gate_bias=0.0,
+        head_weights=np.zeros((3, dim + 3)),
+        head_bias=np.zeros(3),
+        mix=0.5,
+    )
