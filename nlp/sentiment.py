@@ -260,15 +260,24 @@ class EnsembleBackend:
             self.clause_backend = clause_backend
 
     def encode(self, texts, progress=None) -> tuple[np.ndarray, np.ndarray | None]:
-        """The mixed probabilities, and the features of the first member that has them."""
-        total = None
-        features = None
-        for i, (backend, weight) in enumerate(self.members):
-            if features is None and hasattr(backend, "encode"):
-                p, features = backend.encode(texts, progress if i == 0 else None)
+        """The mixed probabilities, and the features of the first member that has them.
+
+        The other members (TF-IDF, lexicon: Python, one core) run in a thread while the first
+        one (the encoder, which releases the GIL) runs, so a core the encoder leaves idle
+        between runs is used; each member's output is the same as run alone.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        (first, first_weight), rest = self.members[0], self.members[1:]
+        with ThreadPoolExecutor(1) as pool:
+            others = pool.submit(lambda: [b.predict_proba(texts, None) for b, _ in rest])
+            if hasattr(first, "encode"):
+                total, features = first.encode(texts, progress)
             else:
-                p = backend.predict_proba(texts, progress if i == 0 else None)
-            total = weight * p if total is None else total + weight * p
+                total, features = first.predict_proba(texts, progress), None
+            total = first_weight * total
+            for (_, weight), p in zip(rest, others.result(), strict=True):
+                total = total + weight * p
         return total / sum(w for _, w in self.members), features
 
     def predict_proba(self, texts, progress=None) -> np.ndarray:
