@@ -455,15 +455,23 @@ def heads_card_caption(card: Mapping[str, Any]) -> str:
     if not held:
         return line
     used = sent.get("mix_used", sent.get("mix"))  # mix_used: a weight given at training
+    chosen = "折外概率选出" if data.get("folds") else "调参集选出"
     if not used:
-        return line + f" 情感头未混入情感判断（调参集选出的权重为 {sent.get('mix')}）。"
+        return line + f" 情感头未混入情感判断（{chosen}的权重为 {sent.get('mix')}）。"
     line += (
-        f" 情感头混合权重 {used}（调参集选出 {sent.get('mix')}）：金融论坛留出集三分类 "
-        f"Macro-F1 {held.get('without_head')} → {held.get('with_head')}"
+        f" 情感头混合权重 {used}（{chosen} {sent.get('mix')}）：金融论坛留出集三分类 "
+        f"Macro-F1 {_f1(held.get('without_head'))} → {_f1(held.get('with_head'))}"
     )
     if weibo := sent.get("weibo_heldout_3class"):
-        line += f"，微博留出集三分类 {weibo.get('without_head')} → {weibo.get('with_head')}"
+        line += (
+            f"，微博留出集三分类 {_f1(weibo.get('without_head'))} → {_f1(weibo.get('with_head'))}"
+        )
     return line + "。"
+
+
+def _f1(value) -> str:
+    """An F1 for people: three decimals, — when missing."""
+    return f"{value:.3f}" if isinstance(value, int | float) else "—"
 
 
 # --------------------------------------------------------------------------- rates with their base

@@ -131,10 +131,12 @@ def test_heads_caption_says_which_sentiment_weight_is_used():
     }
     assert "情感头混合权重 0.6" in heads_card_caption(card)
     card["sentiment_head"]["weibo_heldout_3class"] = {"without_head": 0.52, "with_head": 0.58}
-    assert "微博留出集三分类 0.52 → 0.58" in heads_card_caption(card)
+    assert "微博留出集三分类 0.520 → 0.580" in heads_card_caption(card)
+    assert "Macro-F1 0.430 → 0.590" in heads_card_caption(card)
     card["sentiment_head"]["mix_used"] = 0.0
     caption = heads_card_caption(card)
     assert "未混入" in caption and "混合权重" not in caption
     card["data"] |= {"folds": 5, "labelled_texts": 8000, "tuning_texts": 8200}
     assert "训练 8,000 条借款人标注文本" in heads_card_caption(card)
     assert "5 折交叉的折外 F1（8,200 条" in heads_card_caption(card)
+    assert "（折外概率选出的权重为 0.6）" in heads_card_caption(card)  # mix_used is 0 here
