@@ -112,3 +112,26 @@ def row_counts(store) -> dict[str, int]:
 def db_tools() -> SimpleNamespace:
     """Helpers for database assertions: ``contents(store)``, ``counts(store)``, ``close(path)``."""
     return SimpleNamespace(contents=table_contents, counts=row_counts, close=close_store)
+
+
+def _still_layer(dim: int):
+    """An adapted sentiment layer that changes nothing (zero gate and head weights)."""
+    import numpy as np
+
+    from nlp.adapt.model import SentimentLayer
+
+    return SentimentLayer(
+        mean=np.zeros(dim),
+        scale=np.ones(dim),
+        gate_weights=np.zeros(dim),
+        gate_bias=0.0,
+        head_weights=np.zeros((3, dim + 3)),
+        head_bias=np.zeros(3),
+        mix=0.5,
+    )
+
+
+@pytest.fixture(scope="session")
+def still_layer():
+    """``still_layer(dim)``: a sentiment layer that changes nothing, for version-guard tests."""
+    return _still_layer

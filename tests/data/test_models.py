@@ -235,7 +235,7 @@ def test_a_label_shuffled_candidate_is_refused_by_the_gate(tmp_store, tmp_path) 
 
 @needs_model
 def test_a_good_candidate_is_promoted_scores_new_data_and_rescores_the_store(
-    tmp_store, tmp_path
+    tmp_store, tmp_path, still_layer
 ) -> None:
     _labelled_reviews(tmp_store, 30, bad=False)
     version = models.build_candidate(
@@ -262,7 +262,7 @@ def test_a_good_candidate_is_promoted_scores_new_data_and_rescores_the_store(
     (old / "adapted.json").write_text(
         json.dumps({**manifest, "sentiment_head": "0000dead"}), encoding="utf-8"
     )
-    save_layers(old, [_zero_layer(dim=len(load_heads().mean))])  # layers fitted on that head
+    save_layers(old, [still_layer(len(load_heads().mean))])  # layers fitted on that head
     reason = models.unusable_reason(replace(version, dir=str(old)))
     assert reason and "0000dead" in reason and "重新训练" in reason
 
@@ -291,20 +291,3 @@ def test_a_rescore_also_redoes_the_calls_all_or_nothing(tmp_store) -> None:
     assert tmp_store.query(turn_models)["model_id"].tolist() == ["tfidf"]
     assert tmp_store.scalar("SELECT count(*) FROM call_analysis") == 1
     assert tmp_store.scalar("SELECT count(*) FROM scores WHERE target_kind = 'turn'") == 2
-
-
-def _zero_layer(dim: int):
-    """A sentiment layer that changes nothing (its gate and head weights are zero)."""
-    import numpy as np
-
-    from nlp.adapt.model import SentimentLayer
-
-    return SentimentLayer(
-        mean=np.zeros(dim),
-        scale=np.ones(dim),
-        gate_weights=np.zeros(dim),
-        gate_bias=0.0,
-        head_weights=np.zeros((3, dim + 3)),
-        head_bias=np.zeros(3),
-        mix=0.5,
-    )

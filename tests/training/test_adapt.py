@@ -243,20 +243,11 @@ def test_a_version_loads_by_path_and_its_scores_name_it(tmp_path, monkeypatch) -
 
 
 @needs_model
-def test_a_version_fitted_on_another_encoder_is_refused(tmp_path) -> None:
+def test_a_version_fitted_on_another_encoder_is_refused(tmp_path, still_layer) -> None:
     from nlp.adapt.model import save_layers
     from nlp.sentiment import get_backend
 
-    dim = 4
-    layer = SentimentLayer(
-        mean=np.zeros(dim),
-        scale=np.ones(dim),
-        gate_weights=np.zeros(dim),
-        gate_bias=0.0,
-        head_weights=np.zeros((3, dim + 3)),
-        head_bias=np.zeros(3),
-        mix=0.5,
-    )
+    layer = still_layer(4)
     save_layers(tmp_path, [layer])
     manifest = {"version": "adapt-old", "encoder_id": "e5-borrower-int8:00000000+ens"}
     (tmp_path / "adapted.json").write_text(json.dumps(manifest), encoding="utf-8")
@@ -265,20 +256,11 @@ def test_a_version_fitted_on_another_encoder_is_refused(tmp_path) -> None:
 
 
 @needs_model
-def test_a_version_fitted_on_another_sentiment_head_is_refused(tmp_path) -> None:
+def test_a_version_fitted_on_another_sentiment_head_is_refused(tmp_path, still_layer) -> None:
     from nlp.adapt.model import save_layers
     from nlp.sentiment import get_backend
 
-    dim = 4
-    layer = SentimentLayer(
-        mean=np.zeros(dim),
-        scale=np.ones(dim),
-        gate_weights=np.zeros(dim),
-        gate_bias=0.0,
-        head_weights=np.zeros((3, dim + 3)),
-        head_bias=np.zeros(3),
-        mix=0.5,
-    )
+    layer = still_layer(4)
     encoder = get_backend("default").model_id
     for head, name in (("0000dead", "old"), (base_sentiment_head(), "now")):
         (tmp_path / name).mkdir()
