@@ -260,7 +260,8 @@ class EnsembleBackend:
             self.clause_backend = clause_backend
 
     def encode(self, texts, progress=None) -> tuple[np.ndarray, np.ndarray | None]:
-        """The mixed probabilities, and the features of the first member that has them.
+        """The mixed probabilities, and the first member's encoder features (``None`` when it
+        gives none: only the first member is asked for features).
 
         The other members (TF-IDF, lexicon: Python, one core) run in a thread while the first
         one (the encoder, which releases the GIL) runs, so a core the encoder leaves idle

@@ -78,7 +78,7 @@ def encode_cached(
     backend = get_backend(ENCODER)
     stamp = default_model_dir() / BUILD_STAMP
     key = f"{backend.model_id} {stamp.read_text(encoding='utf-8') if stamp.exists() else ''}"
-    key += f" {_sentiment_head_version()}"  # the base probabilities include the sentiment head
+    key += f" {base_sentiment_head()}"  # the base probabilities include the sentiment head
     known: dict[str, np.ndarray] = {}
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as data:
@@ -102,14 +102,6 @@ def encode_cached(
             os.replace(partial, cache)
     rows = np.asarray([known[t] for t in texts], dtype=np.float64).reshape(len(texts), -1)
     return rows[:, :3], rows[:, 3:]
-
-
-def _sentiment_head_version() -> str:
-    """The version of the heads whose sentiment head the base model mixes in ('' for none)."""
-    from nlp.heads import load_heads
-
-    heads = load_heads()
-    return str(heads.card.get("version", "")) if heads is not None else ""
 
 
 def anchor_frame(limit: int | None = None) -> pd.DataFrame:

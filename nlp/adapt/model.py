@@ -206,10 +206,11 @@ class AdaptedBackend:
                 f"{base.model_id}：请用当前模型重新训练（python -m nlp adapt）"
             )
         head_then = model.manifest.get("sentiment_head")  # absent in versions before 2026-12-02
-        if model.layers and head_then is not None and head_then != base_sentiment_head():
+        head_now = base_sentiment_head()
+        if model.layers and head_then is not None and head_then != head_now:
             raise ValueError(
                 f"模型版本 {model.version} 基于情感头 {head_then or '（无）'} 训练，当前情感头是 "
-                f"{base_sentiment_head() or '（无）'}：请用当前模型重新训练（python -m nlp adapt）"
+                f"{head_now or '（无）'}：请用当前模型重新训练（python -m nlp adapt）"
             )
         self.model = model
         self.base = base
